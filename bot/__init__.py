@@ -1,0 +1,1 @@
+"""hocvuso: the engine, channels and wiring of Trợ lý Bình dân học vụ số."""

@@ -1,0 +1,115 @@
+"""Wiring: settings → database (migrated) → lessons → engine → channels → one aiohttp server.
+
+The only module that imports handlers/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.channels.web import WebChannel
+from bot.context import Community
+from bot.engine import Engine
+from bot.routing import Router
+from bot.settings import Settings
+from handlers import common
+from lessons import catalog as lesson_catalog
+from storage import migrate
+from storage.db import create_engine, session_factory
+from storage.places import PlacesRepo
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(Exception):
+    """The deployment is not configured well enough to start; the message says what to set."""
+
+
+def build_router() -> Router:
+    router = Router()
+    router.include(common.router)
+    return router
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: AsyncEngine
+    engine: Engine
+    web_app: web.Application
+    web_channel: WebChannel | None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    runner: web.AppRunner | None = None
+
+    async def serve(self) -> None:
+        """Start the HTTP server and the outbox sweep; deliver what an earlier run left undelivered."""
+        await self.engine.deliver_pending()
+        self.tasks.append(asyncio.create_task(self.engine.sweep_forever(), name="outbox-sweep"))
+        self.runner = web.AppRunner(self.web_app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.settings.host, self.settings.port)
+        await site.start()
+        log.info("hocvuso ready on http://%s:%s", self.settings.host, self.settings.port)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.runner is not None:
+            await self.runner.cleanup()
+        await self.db.dispose()
+
+
+async def build(settings: Settings) -> App:
+    if not settings.commune:
+        raise ConfigError("Set HOCVUSO_COMMUNE (e.g. \"xã Bạch Ngọc\") and HOCVUSO_HAMLETS, or run `hocvuso demo`.")
+    if not settings.hamlet_names:
+        raise ConfigError("Set HOCVUSO_HAMLETS to the commune's hamlets, comma-separated: \"Xóm 1,Xóm 2\".")
+    catalog = lesson_catalog.load(settings.lessons_dir or lesson_catalog.CONTENT)
+    db = create_engine(settings.database_url)
+    await migrate.upgrade(db)
+    sessions = session_factory(db)
+    async with sessions() as session, session.begin():
+        commune = await PlacesRepo(session).ensure_commune(settings.commune, settings.hamlet_names)
+        community = Community(commune_id=commune.id, commune_name=commune.name,
+                              timezone=ZoneInfo(settings.timezone))
+    engine = Engine(sessions, build_router(), catalog, community)
+    web_app = web.Application(client_max_size=1024 * 1024)
+    web_app.router.add_get("/healthz", _healthz)
+    web_channel: WebChannel | None = None
+    if settings.web_chat:
+        web_channel = WebChannel()
+        web_channel.bind(engine.handle)
+        web_channel.routes(web_app)
+        engine.add_channel(web_channel)
+    return App(settings=settings, db=db, engine=engine, web_app=web_app, web_channel=web_channel)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def run(settings: Settings) -> None:
+    app = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.serve()
+        if app.web_channel is not None:
+            print(f"Trợ lý số đang chạy: mở http://{settings.host}:{settings.port} trong trình duyệt.", flush=True)
+        await stop.wait()
+    finally:
+        await app.close()

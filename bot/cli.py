@@ -1,0 +1,96 @@
+"""The `hocvuso` command: run, demo, db upgrade, lessons check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import pathlib
+import sys
+
+from bot.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hocvuso", description="Trợ lý Bình dân học vụ số")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the configured channels (web chat, Telegram, Zalo)")
+    demo = commands.add_parser("demo", help="run on a seeded demo database (xã Bạch Ngọc, Xóm 1–12)")
+    demo.add_argument("--port", type=int, default=None)
+    demo.add_argument("--host", default=None)
+    demo.add_argument("--database", default="sqlite+aiosqlite:///data/demo.db",
+                      help="demo database URL (default: %(default)s)")
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply Alembic migrations")
+    lessons = commands.add_parser("lessons", help="lesson content tools")
+    lessons_commands = lessons.add_subparsers(dest="lessons_command", required=True)
+    check = lessons_commands.add_parser("check", help="validate lesson files; errors as file:line: message")
+    check.add_argument("path", nargs="?", type=pathlib.Path, default=None)
+    args = parser.parse_args(argv)
+
+    if args.command == "lessons":
+        return _lessons_check(args.path)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "db":
+        return _db_upgrade(settings)
+    if args.command == "demo":
+        settings = settings.for_demo(args.database)
+        if args.port is not None:
+            settings = settings.model_copy(update={"port": args.port})
+        if args.host is not None:
+            settings = settings.model_copy(update={"host": args.host})
+    return _run(settings)
+
+
+def _run(settings: Settings) -> int:
+    from bot.app import ConfigError, run
+    from lessons.catalog import CatalogError
+
+    try:
+        asyncio.run(run(settings))
+    except ConfigError as exc:
+        print(f"hocvuso: {exc}", file=sys.stderr)
+        return 2
+    except CatalogError as exc:
+        print(f"hocvuso: the lessons have errors:\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _db_upgrade(settings: Settings) -> int:
+    from storage import migrate
+    from storage.db import create_engine
+
+    async def upgrade() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(upgrade())
+    print("database is up to date")
+    return 0
+
+
+def _lessons_check(path: pathlib.Path | None) -> int:
+    from lessons import catalog
+
+    root = path or catalog.CONTENT
+    errors = catalog.check(root)
+    for error in errors:
+        print(error)
+    if errors:
+        print(f"{len(errors)} error(s)", file=sys.stderr)
+        return 1
+    loaded = catalog.load(root)
+    print(f"ok: {len(loaded.tracks)} tracks, {len(loaded.lessons)} lessons")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""What a handler works with: the person, their conversation state, repositories and the effects it records.
+
+The engine builds one Context per inbound inside its transaction; a handler never sees the session itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.messages import Choice, Effect, Inbound, NotifyPerson, Reply, SendReply
+from lessons.catalog import Catalog
+from storage.models import Person
+from storage.people import PeopleRepo
+from storage.places import PlacesRepo
+from storage.privacy import ConsentRepo, DataRequestsRepo
+from storage.progress import ProgressRepo
+
+
+@dataclass(frozen=True)
+class Community:
+    """The deployment's commune, as configured."""
+
+    commune_id: int
+    commune_name: str
+    timezone: ZoneInfo
+
+
+@dataclass
+class Repos:
+    people: PeopleRepo
+    places: PlacesRepo
+    progress: ProgressRepo
+    consent: ConsentRepo
+    data_requests: DataRequestsRepo
+
+
+@dataclass
+class Context:
+    inbound: Inbound
+    person: Person | None
+    state: dict[str, Any]
+    repos: Repos
+    catalog: Catalog
+    community: Community
+    now: dt.datetime
+    effects: list[Effect] = field(default_factory=list)
+    erased: bool = False
+
+    @property
+    def ref(self) -> str:
+        return self.inbound.person
+
+    @property
+    def channel(self) -> str:
+        return self.inbound.channel
+
+    def reply(self, text: str, choices: list[list[Choice]] | None = None, *, image: bytes | None = None,
+              numbered: bool = True) -> None:
+        self.effects.append(SendReply(reply=Reply(text=text, choices=choices or [], image=image,
+                                                  numbered=numbered)))
+
+    def notify(self, person: str, reply: Reply) -> None:
+        self.effects.append(NotifyPerson(person=person, reply=reply))
+
+    def became(self, person: Person) -> None:
+        """The handler created this person (they just consented)."""
+        self.person = person
+
+    async def erase_person(self) -> None:
+        """Delete everything about the person; replies recorded after this still reach them."""
+        await self.repos.people.erase(self.ref)
+        self.person = None
+        self.state = {}
+        self.erased = True
+
+    def local(self, moment: dt.datetime | None = None) -> dt.datetime:
+        return (moment or self.now).astimezone(self.community.timezone)

@@ -1,0 +1,197 @@
+"""The engine: one inbound → dedupe, lock, load, route, run, commit state + outbox together, deliver.
+
+A crash between commit and delivery loses nothing: undelivered outbox rows are sent on restart
+(`deliver_pending`) and by the periodic sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.base import Channel, DeliveryError
+from bot.context import Community, Context, Repos
+from bot.locks import KeyedLocks
+from bot.messages import Choice, Inbound, InboundKind, NotifyPerson, Outgoing, Reply, SendReply
+from bot.roles import Role, has_role
+from bot.routing import Router
+from lessons.catalog import Catalog
+from lessons.textmatch import fold
+from storage.messaging import InboxRepo, OutboxRepo
+from storage.models import Person, utcnow
+from storage.people import PeopleRepo
+from storage.places import PlacesRepo
+from storage.privacy import ConsentRepo, DataRequestsRepo
+from storage.progress import ProgressRepo
+
+log = logging.getLogger(__name__)
+
+SORRY = "Xin lỗi, Trợ lý số vừa gặp trục trặc khi xử lý tin này. Mời thử lại sau ít phút ạ."
+MAX_ATTEMPTS = 8
+RETRY_BASE_SECONDS = 2.0
+RETRY_MAX_SECONDS = 600.0
+
+
+class Engine:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], router: Router, catalog: Catalog,
+                 community: Community, channels: Mapping[str, Channel] | None = None) -> None:
+        self._sessions = sessions
+        self._router = router
+        self._catalog = catalog
+        self._community = community
+        self.channels: dict[str, Channel] = dict(channels or {})
+        self._locks = KeyedLocks()
+
+    def add_channel(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+
+    # ---- handling --------------------------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound) -> bool:
+        """Handle one inbound; False when its key was seen before (nothing is done or sent)."""
+        async with self._locks.hold(inbound.person):
+            outcome = await self._process(inbound)
+            if outcome is None:
+                return False
+            await self._deliver_to(inbound.person)
+        for other in outcome:
+            async with self._locks.hold(other):
+                await self._deliver_to(other)
+        return True
+
+    async def _process(self, inbound: Inbound) -> set[str] | None:
+        try:
+            async with self._sessions() as session, session.begin():
+                if not await InboxRepo(session).claim(inbound.key):
+                    return None
+                return await self._run(session, inbound)
+        except Exception:
+            log.exception("handler failed on a %s inbound", inbound.kind.value)
+        # The handler failed and its transaction rolled back: keep the key (so a redelivery does not
+        # fail again the same way) and apologise; the person's saved progress is untouched.
+        async with self._sessions() as session, session.begin():
+            if not await InboxRepo(session).claim(inbound.key):
+                return None
+            reply = Reply(text=SORRY, choices=[[Choice(label="🏠 Về menu", payload="menu")]])
+            outgoing = Outgoing(person=inbound.person, reply=reply)
+            await OutboxRepo(session).add(inbound.person, outgoing.model_dump_json())
+        return set()
+
+    async def _run(self, session: AsyncSession, inbound: Inbound) -> set[str]:
+        repos = Repos(people=PeopleRepo(session), places=PlacesRepo(session), progress=ProgressRepo(session),
+                      consent=ConsentRepo(session), data_requests=DataRequestsRepo(session))
+        person = await repos.people.by_ref(inbound.person)
+        state: dict[str, Any] = dict(person.state) if person is not None else {}
+        inbound = _as_choice(inbound, state)
+        ctx = Context(inbound=inbound, person=person, state=state, repos=repos, catalog=self._catalog,
+                      community=self._community, now=utcnow())
+        route = self._router.resolve(inbound, state.get("flow"))
+        if route is not None and not self._allowed(route.requires, person):
+            route = self._router.forbidden_route
+        if route is not None:
+            await route.handler(inbound, ctx)
+        outbox = OutboxRepo(session)
+        others: set[str] = set()
+        for effect in ctx.effects:
+            if isinstance(effect, SendReply):
+                target, reply = inbound.person, effect.reply
+                if reply.choices:
+                    ctx.state["offered"] = [c.payload for c in reply.flat_choices()]
+                    ctx.state["labels"] = [c.label for c in reply.flat_choices()]
+                    ctx.state["numbered"] = reply.numbered
+            elif isinstance(effect, NotifyPerson):
+                target, reply = effect.person, effect.reply
+                others.add(target)
+            await outbox.add(target, Outgoing(person=target, reply=reply).model_dump_json())
+        if ctx.person is not None and not ctx.erased:
+            ctx.person.state = dict(ctx.state)
+            ctx.person.last_seen_at = ctx.now
+        others.discard(inbound.person)
+        return others
+
+    @staticmethod
+    def _allowed(role: Role, person: Person | None) -> bool:
+        if person is None:
+            return has_role(role, consented=False, is_mentor=False, is_official=False)
+        return has_role(role, consented=True, is_mentor=person.is_mentor, is_official=person.is_official)
+
+    # ---- delivery --------------------------------------------------------------------------------
+
+    async def _deliver_to(self, person: str) -> None:
+        """Send this person's pending outbox rows in order; stop at the first failure (order is kept)."""
+        channel = self.channels.get(person.split(":", 1)[0])
+        async with self._sessions() as session:
+            rows = await OutboxRepo(session).pending_for(person)
+        for row in rows:
+            if row.next_attempt_at > utcnow() and row.attempts:
+                return
+            outgoing = Outgoing.model_validate_json(row.payload)
+            try:
+                if channel is None:
+                    raise DeliveryError(f"no channel for {person.split(':', 1)[0]!r}")
+                await channel.send(person, outgoing.reply)
+            except DeliveryError as exc:
+                await self._failed(row.id, row.attempts, exc)
+                return
+            except Exception as exc:  # a channel bug must not lose the message
+                log.exception("channel %s failed to send", channel.name if channel else "?")
+                await self._failed(row.id, row.attempts, DeliveryError(type(exc).__name__))
+                return
+            async with self._sessions() as session, session.begin():
+                await OutboxRepo(session).delivered(row.id)
+
+    async def _failed(self, message_id: int, attempts: int, exc: DeliveryError) -> None:
+        async with self._sessions() as session, session.begin():
+            outbox = OutboxRepo(session)
+            if exc.permanent or attempts + 1 >= MAX_ATTEMPTS:
+                log.warning("dropping an undeliverable message after %d attempts: %s", attempts + 1, exc)
+                await outbox.delivered(message_id)
+                return
+            delay = exc.retry_after if exc.retry_after is not None else min(
+                RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** attempts)
+            await outbox.failed(message_id, str(exc), utcnow() + dt.timedelta(seconds=delay))
+
+    async def deliver_pending(self) -> int:
+        """Deliver every due outbox row (on start-up and periodically); returns how many people were served."""
+        async with self._sessions() as session:
+            rows = await OutboxRepo(session).due(utcnow(), limit=1000)
+        people = list(dict.fromkeys(row.person_ref for row in rows))
+        for person in people:
+            async with self._locks.hold(person):
+                await self._deliver_to(person)
+        return len(people)
+
+    async def sweep_forever(self, interval: float = 2.0) -> None:
+        while True:
+            try:
+                await self.deliver_pending()
+            except Exception:
+                log.exception("outbox sweep failed")
+            await asyncio.sleep(interval)
+
+
+def _as_choice(inbound: Inbound, state: Mapping[str, Any]) -> Inbound:
+    """Typed text that names one of the choices last offered (its number or its label) is that choice."""
+    if inbound.kind is not InboundKind.TEXT:
+        return inbound
+    offered: list[str] = list(state.get("offered") or [])
+    labels: list[str] = list(state.get("labels") or [])
+    typed = fold(inbound.text)
+    if not offered or not typed:
+        return inbound
+    payload: str | None = None
+    if state.get("numbered", True) and typed.isdigit() and 1 <= int(typed) <= len(offered):
+        payload = offered[int(typed) - 1]
+    else:
+        for label, candidate in zip(labels, offered, strict=False):
+            if fold(label) == typed:
+                payload = candidate
+                break
+    if payload is None:
+        return inbound
+    return inbound.model_copy(update={"kind": InboundKind.CHOICE, "payload": payload})

@@ -1,0 +1,114 @@
+"""Neutral messages: what handlers receive (Inbound) and what they say (Reply, effects).
+
+No platform object ever reaches a handler: adapters translate to and from these.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+
+from lessons.textmatch import nfc
+
+MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit; every channel keeps to it.
+
+
+class InboundKind(enum.StrEnum):
+    TEXT = "text"
+    CHOICE = "choice"
+    PHOTO = "photo"
+    COMMAND = "command"
+    OTHER = "other"  # a sticker, a voice note, a file: something the bot cannot read
+
+
+def _b64_decode(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return base64.b64decode(value)
+    raise ValueError("expected bytes or base64 text")
+
+
+Base64Bytes = Annotated[bytes, PlainValidator(_b64_decode), PlainSerializer(lambda b: base64.b64encode(b).decode())]
+
+
+class Inbound(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    person: str  # "web:…", "telegram:123", "zalo:ab12"
+    kind: InboundKind
+    key: str  # idempotency key: the same platform update always carries the same key
+    text: str = ""
+    payload: str = ""  # the pressed choice
+    command: str = ""  # without the slash, lower case
+    args: str = ""  # the rest of a command line ("/start xom-3" → "xom-3")
+    photo: Base64Bytes | None = None
+    photo_ref: str | None = None
+    received_at: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    name_hint: str = ""  # what the platform calls the person; never stored
+
+    @property
+    def channel(self) -> str:
+        return self.person.split(":", 1)[0]
+
+    @classmethod
+    def from_text(cls, person: str, text: str, key: str, **extra: Any) -> Inbound:
+        """Text as typed: "/start abc" becomes a command, anything else stays text (NFC)."""
+        text = nfc(text).strip()
+        if text.startswith("/") and len(text) > 1:
+            head, _, rest = text[1:].partition(" ")
+            name = head.split("@", 1)[0].lower()
+            if name.isascii() and name.replace("_", "").isalnum():
+                return cls(person=person, kind=InboundKind.COMMAND, key=key, text=text, command=name,
+                           args=rest.strip(), **extra)
+        return cls(person=person, kind=InboundKind.TEXT, key=key, text=text, **extra)
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    payload: str
+
+
+class Reply(BaseModel):
+    """One message: text (with **bold** marks), rows of choices, an optional image."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    choices: list[list[Choice]] = Field(default_factory=list)
+    image: Base64Bytes | None = None
+    image_caption: str = ""
+    # False when the person is expected to type an answer, so typed digits are not read as choice numbers.
+    numbered: bool = True
+
+    def flat_choices(self) -> list[Choice]:
+        return [choice for row in self.choices for choice in row]
+
+
+class SendReply(BaseModel):
+    """Effect: a message to the person who wrote."""
+
+    reply: Reply
+
+
+class NotifyPerson(BaseModel):
+    """Effect: a message to someone else (a mentor ping, an official's notice)."""
+
+    person: str
+    reply: Reply
+
+
+Effect = SendReply | NotifyPerson
+
+
+class Outgoing(BaseModel):
+    """What the outbox stores and a channel delivers."""
+
+    person: str
+    reply: Reply

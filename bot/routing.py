@@ -1,0 +1,81 @@
+"""Routes: which handler takes an inbound, and the role it needs (declared here, checked by the engine)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.messages import Inbound, InboundKind
+from bot.roles import Role
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+Handler = Callable[[Inbound, "Context"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Handler
+    requires: Role
+
+
+class Router:
+    """Commands by name, choices by payload prefix ("lesson:zalo-qr" → "lesson"), flows by the state's
+    "flow" (what the person is in the middle of: typing a practice answer, choosing a hamlet), then a fallback."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, Route] = {}
+        self.choices: dict[str, Route] = {}
+        self.flows: dict[str, Route] = {}
+        self.fallback_route: Route | None = None
+        self.forbidden_route: Route | None = None
+
+    def command(self, *names: str, requires: Role = Role.VILLAGER) -> Callable[[Handler], Handler]:
+        return self._register(self.commands, names, requires)
+
+    def choice(self, *prefixes: str, requires: Role = Role.VILLAGER) -> Callable[[Handler], Handler]:
+        return self._register(self.choices, prefixes, requires)
+
+    def flow(self, *flows: str, requires: Role = Role.VILLAGER) -> Callable[[Handler], Handler]:
+        return self._register(self.flows, flows, requires)
+
+    def fallback(self, handler: Handler) -> Handler:
+        self.fallback_route = Route(handler, Role.ANYONE)
+        return handler
+
+    def forbidden(self, handler: Handler) -> Handler:
+        """Runs when the routed handler needs a role the person lacks."""
+        self.forbidden_route = Route(handler, Role.ANYONE)
+        return handler
+
+    def _register(self, table: dict[str, Route], keys: tuple[str, ...], requires: Role
+                  ) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            for key in keys:
+                if key in table:
+                    raise ValueError(f"route {key!r} registered twice")
+                table[key] = Route(handler, requires)
+            return handler
+        return decorate
+
+    def include(self, other: Router) -> None:
+        for mine, theirs in ((self.commands, other.commands), (self.choices, other.choices),
+                             (self.flows, other.flows)):
+            for key, route in theirs.items():
+                if key in mine:
+                    raise ValueError(f"route {key!r} registered twice")
+                mine[key] = route
+        self.fallback_route = other.fallback_route or self.fallback_route
+        self.forbidden_route = other.forbidden_route or self.forbidden_route
+
+    def resolve(self, inbound: Inbound, flow: str | None) -> Route | None:
+        route: Route | None = None
+        if inbound.kind is InboundKind.COMMAND:
+            route = self.commands.get(inbound.command)
+        elif inbound.kind is InboundKind.CHOICE:
+            route = self.choices.get(inbound.payload.split(":", 1)[0])
+        elif flow is not None and inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO):
+            route = self.flows.get(flow)
+        return route or self.fallback_route

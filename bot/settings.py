@@ -1,0 +1,41 @@
+"""Settings from the environment (prefix HOCVUSO_) and an optional .env file. Secrets never get logged."""
+
+from __future__ import annotations
+
+import pathlib
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_COMMUNE = "xã Bạch Ngọc"
+DEMO_HAMLETS = ",".join(f"Xóm {n}" for n in range(1, 13))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOCVUSO_", env_file=".env", env_file_encoding="utf-8",
+                                      extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///data/hocvuso.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    commune: str = ""
+    hamlets: str = ""  # comma-separated: "Xóm 1,Xóm 2,…"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    lessons_dir: pathlib.Path | None = None
+    web_chat: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("commune", "hamlets")
+    @classmethod
+    def _nfc(cls, value: str) -> str:
+        import unicodedata
+
+        return unicodedata.normalize("NFC", value.strip())
+
+    @property
+    def hamlet_names(self) -> list[str]:
+        return list(dict.fromkeys(name.strip() for name in self.hamlets.split(",") if name.strip()))
+
+    def for_demo(self, database_url: str = "sqlite+aiosqlite:///data/demo.db") -> Settings:
+        return self.model_copy(update={"database_url": database_url, "commune": self.commune or DEMO_COMMUNE,
+                                       "hamlets": self.hamlets or DEMO_HAMLETS})

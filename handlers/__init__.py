@@ -1,0 +1,1 @@
+"""Handlers: what the bot does for villagers, mentors and officials. Each module exports a router."""

@@ -1,0 +1,28 @@
+"""The main menu, reachable from everywhere."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.messages import Choice
+from handlers.voice import LEARN, PROGRESS, RESUME, address
+
+
+def in_progress(ctx: Context) -> str | None:
+    """The lesson the person is in the middle of, if it still exists."""
+    lesson_id = ctx.state.get("lesson")
+    return lesson_id if isinstance(lesson_id, str) and ctx.catalog.lesson(lesson_id) else None
+
+
+def menu_choices(ctx: Context) -> list[list[Choice]]:
+    rows = [[Choice(label=LEARN, payload="learn")]]
+    if in_progress(ctx):
+        rows.insert(0, [Choice(label=RESUME, payload="resume")])
+    rows.append([Choice(label=PROGRESS, payload="progress")])
+    return rows
+
+
+def show_menu(ctx: Context, lead: str = "") -> None:
+    you = address(ctx)
+    ctx.state["flow"] = None
+    text = (lead + "\n\n" if lead else "") + f"🏠 Menu chính. {you.You} muốn làm gì ạ?"
+    ctx.reply(text, menu_choices(ctx))

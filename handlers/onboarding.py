@@ -1,0 +1,191 @@
+"""First contact: greeting, consent (Law 91/2025, Decree 356/2025), hamlet, age group, guardian."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.messages import Choice, Inbound, InboundKind
+from bot.roles import Role
+from bot.routing import Router
+from handlers.menu import show_menu
+from handlers.voice import AGE_GROUPS, address, paged
+from lessons.textmatch import fold, matches
+
+router = Router()
+
+PURPOSE = "learning"
+CONSENT_VERSION = "v1"
+AGREE, DECLINE = "✅ Đồng ý", "Không đồng ý"
+
+
+def consent_text(commune: str) -> str:
+    return (
+        f"Để học, cháu cần lưu: xóm, nhóm tuổi và bài bác đã học. "
+        f"Mục đích: nhớ chỗ bác học dở, và để {commune} đếm số người đã học (chỉ đếm tổng).\n"
+        f"Người quản lý dữ liệu: UBND {commune}. Cháu không bao giờ hỏi mã OTP hay mật khẩu.\n"
+        f"Bác có thể xem hoặc xóa dữ liệu bất cứ lúc nào bằng lệnh /xoadulieu.\n\n"
+        f"Bác có đồng ý không ạ?"
+    )
+
+
+def ask_consent(ctx: Context, lead: str = "") -> None:
+    text = consent_text(ctx.community.commune_name)
+    ctx.reply((lead + "\n\n" if lead else "") + text,
+              [[Choice(label=AGREE, payload="consent:yes")], [Choice(label=DECLINE, payload="consent:no")]])
+
+
+@router.choice("consent", requires=Role.ANYONE)
+async def consent_choice(inbound: Inbound, ctx: Context) -> None:
+    await _consent(ctx, inbound.payload == "consent:yes")
+
+
+async def _consent(ctx: Context, granted: bool) -> None:
+    if ctx.person is not None:
+        if granted:
+            show_menu(ctx, "Bác đã đồng ý từ trước rồi ạ.")
+        else:
+            ctx.reply("Nếu muốn rút lại đồng ý và xóa dữ liệu, bác gõ /xoadulieu nhé.")
+        return
+    await ctx.repos.consent.record(ref=ctx.ref, channel=ctx.channel, purpose=PURPOSE, text_version=CONSENT_VERSION,
+                                   text=consent_text(ctx.community.commune_name), granted=granted)
+    if not granted:
+        ctx.reply("Cháu hiểu ạ. Cháu không lưu thông tin gì của bác, chỉ ghi nhận là bác chưa đồng ý.\n"
+                  "Khi nào bác muốn học, bác gõ /start nhé.")
+        return
+    person = await ctx.repos.people.create(ctx.ref, ctx.community.commune_id)
+    ctx.became(person)
+    await ask_hamlet(ctx)
+
+
+async def ask_hamlet(ctx: Context, page: int = 0) -> None:
+    hamlets = await ctx.repos.places.hamlets(ctx.community.commune_id)
+    ctx.state["flow"] = "hamlet"
+    listing = "\n".join(f"{i}. {h.name}" for i, h in enumerate(hamlets, 1))
+    choices = [Choice(label=h.name[:20], payload=f"hamlet:{h.id}") for h in hamlets]
+    you = address(ctx)
+    ctx.reply(f"{you.You} ở xóm nào ạ? Bấm tên xóm, hoặc gõ số thứ tự.\n\n{listing}",
+              paged(choices, page, "hamletpage", with_menu=False), numbered=False)
+
+
+@router.choice("hamletpage", requires=Role.VILLAGER)
+async def hamlet_page(inbound: Inbound, ctx: Context) -> None:
+    page = inbound.payload.partition(":")[2]
+    await ask_hamlet(ctx, int(page) if page.isdigit() else 0)
+
+
+@router.choice("hamlet", requires=Role.VILLAGER)
+async def hamlet_choice(inbound: Inbound, ctx: Context) -> None:
+    raw = inbound.payload.partition(":")[2]
+    hamlets = await ctx.repos.places.hamlets(ctx.community.commune_id)
+    chosen = next((h for h in hamlets if raw.isdigit() and h.id == int(raw)), None)
+    await _set_hamlet(ctx, chosen.id if chosen else None)
+
+
+@router.flow("hamlet", requires=Role.VILLAGER)
+async def hamlet_typed(inbound: Inbound, ctx: Context) -> None:
+    hamlets = await ctx.repos.places.hamlets(ctx.community.commune_id)
+    typed = fold(inbound.text)
+    chosen = None
+    if typed.isdigit() and 1 <= int(typed) <= len(hamlets):
+        chosen = hamlets[int(typed) - 1]
+    else:
+        chosen = next((h for h in hamlets if matches(inbound.text, h.name)), None)
+    await _set_hamlet(ctx, chosen.id if chosen else None)
+
+
+async def _set_hamlet(ctx: Context, hamlet_id: int | None) -> None:
+    assert ctx.person is not None
+    if hamlet_id is None:
+        ctx.reply("Cháu chưa tìm thấy xóm đó ạ. Mình chọn lại nhé.")
+        await ask_hamlet(ctx)
+        return
+    ctx.person.hamlet_id = hamlet_id
+    if ctx.person.age_group is None:
+        ask_age(ctx)
+    else:
+        show_menu(ctx, "✅ Cháu đã lưu xóm của bác.")
+
+
+def ask_age(ctx: Context) -> None:
+    ctx.state["flow"] = "age"
+    ctx.reply("Bác thuộc nhóm tuổi nào ạ? Cháu hỏi để nói chuyện cho phải phép.",
+              [[Choice(label=label, payload=f"age:{key}")] for key, label in AGE_GROUPS.items()])
+
+
+@router.choice("age", requires=Role.VILLAGER)
+async def age_choice(inbound: Inbound, ctx: Context) -> None:
+    assert ctx.person is not None
+    group = inbound.payload.partition(":")[2]
+    if group not in AGE_GROUPS:
+        ask_age(ctx)
+        return
+    ctx.person.age_group = group
+    if group == "u16":
+        ask_guardian(ctx)
+        return
+    you = address(ctx)
+    show_menu(ctx, f"✅ Xong rồi ạ! Từ giờ {you.you} học lúc nào cũng được, mỗi lần vài phút.")
+
+
+@router.flow("age", requires=Role.VILLAGER)
+async def age_typed(inbound: Inbound, ctx: Context) -> None:
+    ctx.reply("Cháu chưa hiểu ý bác ạ. Bác bấm một nút bên dưới nhé.")
+    ask_age(ctx)
+
+
+def ask_guardian(ctx: Context) -> None:
+    ctx.state["flow"] = "guardian"
+    ctx.reply("Em dưới 16 tuổi nên cần học cùng bố mẹ hoặc người giám hộ.\n"
+              "Nhờ bố mẹ đọc lời đồng ý ở trên, rồi bấm nút bên dưới nhé.",
+              [[Choice(label="Bố mẹ đã đồng ý", payload="guardian:yes")],
+               [Choice(label="Để sau", payload="guardian:later")]])
+
+
+@router.choice("guardian", requires=Role.VILLAGER)
+async def guardian_choice(inbound: Inbound, ctx: Context) -> None:
+    assert ctx.person is not None
+    if inbound.payload == "guardian:yes" and ctx.person.age_group == "u16":
+        ctx.person.guardian_confirmed = True
+        show_menu(ctx, "✅ Cảm ơn bố mẹ em. Mình bắt đầu học nhé!")
+        return
+    ctx.reply("Được ạ. Khi có bố mẹ ở bên, em gõ /start để tiếp tục nhé.")
+
+
+@router.flow("guardian", requires=Role.VILLAGER)
+async def guardian_typed(inbound: Inbound, ctx: Context) -> None:
+    ask_guardian(ctx)
+
+
+async def continue_onboarding(ctx: Context) -> bool:
+    """Ask what is still missing (hamlet, age, a guardian); True when something was asked."""
+    person = ctx.person
+    if person is None:
+        return False
+    if person.hamlet_id is None:
+        await ask_hamlet(ctx)
+        return True
+    if person.age_group is None:
+        ask_age(ctx)
+        return True
+    if person.age_group == "u16" and not person.guardian_confirmed:
+        ask_guardian(ctx)
+        return True
+    return False
+
+
+def typed_consent(inbound: Inbound) -> bool | None:
+    """A person without a profile may type their answer: "đồng ý", "dong y", "1" / "không đồng ý", "2"."""
+    if inbound.kind is not InboundKind.TEXT:
+        return None
+    if matches(inbound.text, AGREE) or fold(inbound.text) in {"1", "dongy", "co"}:
+        return True
+    if matches(inbound.text, DECLINE) or fold(inbound.text) in {"2", "khong"}:
+        return False
+    return None
+
+
+async def consent_typed(inbound: Inbound, ctx: Context) -> bool:
+    answer = typed_consent(inbound)
+    if answer is None:
+        return False
+    await _consent(ctx, answer)
+    return True

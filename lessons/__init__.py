@@ -1,0 +1,1 @@
+"""Lessons: Vietnamese step-by-step content as YAML data, validated by pydantic."""

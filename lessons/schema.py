@@ -1,0 +1,118 @@
+"""The shape of lesson data: tracks, lessons, steps, practice tasks and quizzes.
+
+Ids are stable: saved progress refers to them, so editing a lesson's text never corrupts progress.
+Ids are short so that they fit into button payloads (Telegram allows 64 bytes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from lessons.textmatch import matches
+
+MAX_STEP_CHARS = 600
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", min_length=1, max_length=24)]
+ShortId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", min_length=1, max_length=16)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+# "2026-11": the month a lesson's facts and menu paths were last checked.
+Checked = Annotated[str, StringConstraints(pattern=r"^20\d\d-(0[1-9]|1[0-2])$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Track(_Strict):
+    id: Id
+    title: Text
+    order: int = Field(ge=0)
+    summary: str = ""
+    button: Label | None = None  # a short name for the track's button when the title is over 20 characters
+
+
+class TypedAnswer(_Strict):
+    """The person types a short answer (a word shown on screen, a number they read)."""
+
+    type: Literal["answer"]
+    prompt: Text
+    accept: list[Text] = Field(min_length=1)
+    hint: str = ""
+
+    def is_accepted(self, typed: str) -> bool:
+        return any(matches(typed, candidate) for candidate in self.accept)
+
+
+class DoneCheck(_Strict):
+    """The person tries something on their own phone and says whether it worked."""
+
+    type: Literal["done"]
+    prompt: Text
+
+
+Practice = Annotated[TypedAnswer | DoneCheck, Field(discriminator="type")]
+
+
+class Step(_Strict):
+    id: ShortId
+    text: Annotated[Text, StringConstraints(max_length=MAX_STEP_CHARS)]
+    image: str | None = None
+    practice: Practice | None = None
+
+
+class Question(_Strict):
+    id: ShortId
+    stem: Text
+    options: list[Label] = Field(min_length=2, max_length=4)
+    answer: Label
+    explanation: Text
+
+    @model_validator(mode="after")
+    def _answer_is_an_option(self) -> Question:
+        if self.answer not in self.options:
+            raise ValueError(f"answer {self.answer!r} is not among the options")
+        return self
+
+    @property
+    def answer_index(self) -> int:
+        return self.options.index(self.answer)
+
+
+class Quiz(_Strict):
+    pass_mark: int = Field(ge=1)
+    questions: list[Question] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _reachable_pass_mark(self) -> Quiz:
+        if self.pass_mark > len(self.questions):
+            raise ValueError(f"pass_mark {self.pass_mark} is more than the {len(self.questions)} questions")
+        return self
+
+
+class Lesson(_Strict):
+    id: Id
+    title: Text
+    summary: Text
+    minutes: int = Field(ge=1, le=60)
+    order: int = Field(ge=0)
+    checked: Checked
+    sources: list[Text] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1)
+    quiz: Quiz
+    # Filled in by the catalog from the folder the file lives in.
+    track: str = ""
+
+    def step_index(self, step_id: str) -> int | None:
+        for index, step in enumerate(self.steps):
+            if step.id == step_id:
+                return index
+        return None
+
+
+def checked_date(value: str) -> dt.date:
+    year, month = value.split("-")
+    return dt.date(int(year), int(month), 1)

@@ -1,0 +1,61 @@
+"""The engine's durable mail: inbox keys for dedupe, and the outbox of replies awaiting delivery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import InboxKey, OutboxMessage, utcnow
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class InboxRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def claim(self, key: str) -> bool:
+        """Record the key; False when it was seen before (the inbound is a duplicate)."""
+        dialect = self._session.bind.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(InboxKey).values(key_hash=key_hash(key), received_at=utcnow()).on_conflict_do_nothing()
+        result = await self._session.execute(stmt.returning(InboxKey.key_hash))
+        return result.first() is not None
+
+    async def purge(self, older_than: dt.datetime) -> None:
+        await self._session.execute(delete(InboxKey).where(InboxKey.received_at < older_than))
+
+
+class OutboxRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, person_ref: str, payload: str) -> OutboxMessage:
+        row = OutboxMessage(person_ref=person_ref, payload=payload, created_at=utcnow(), next_attempt_at=utcnow())
+        self._session.add(row)
+        await self._session.flush()
+        return row
+
+    async def due(self, now: dt.datetime, limit: int = 100) -> list[OutboxMessage]:
+        rows = await self._session.scalars(select(OutboxMessage).where(OutboxMessage.next_attempt_at <= now)
+                                           .order_by(OutboxMessage.id).limit(limit))
+        return list(rows)
+
+    async def pending_for(self, person_ref: str) -> list[OutboxMessage]:
+        rows = await self._session.scalars(
+            select(OutboxMessage).where(OutboxMessage.person_ref == person_ref).order_by(OutboxMessage.id))
+        return list(rows)
+
+    async def delivered(self, message_id: int) -> None:
+        await self._session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
+
+    async def failed(self, message_id: int, error: str, retry_at: dt.datetime) -> None:
+        await self._session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+            attempts=OutboxMessage.attempts + 1, last_error=error[:300], next_attempt_at=retry_at))

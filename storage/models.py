@@ -1,0 +1,170 @@
+"""Typed tables. Times are stored in UTC; people are shown Asia/Ho_Chi_Minh.
+
+Communes → hamlets → people from the start, so one deployment can serve many communes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores aware datetimes as UTC; SQLite hands back naive values, which are UTC by construction."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# Integer primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Commune(Base):
+    __tablename__ = "communes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    hamlets: Mapped[list[Hamlet]] = relationship(back_populates="commune", order_by="Hamlet.position")
+
+
+class Hamlet(Base):
+    __tablename__ = "hamlets"
+    __table_args__ = (Index("ix_hamlets_commune_name", "commune_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    commune: Mapped[Commune] = relationship(back_populates="hamlets")
+
+
+class Person(Base):
+    """Someone who said "Đồng ý". Nobody who declined or has not answered yet has a row here."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(160), unique=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id"), index=True)
+    hamlet_id: Mapped[int | None] = mapped_column(ForeignKey("hamlets.id"), index=True)
+    age_group: Mapped[str | None] = mapped_column(String(16))
+    guardian_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_mentor: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_official: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The conversation: where the person is (flow, lesson, step, quiz answers) and the choices last offered.
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ConsentRecord(Base):
+    """Append-only proof of consent: who, which channel, when, to which text (version + hash), yes/no."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (Index("ix_consent_ref_purpose", "person_ref", "purpose", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_ref: Mapped[str] = mapped_column(String(160))
+    channel: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(32))
+    text_version: Mapped[str] = mapped_column(String(16))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LessonProgress(Base):
+    __tablename__ = "lesson_progress"
+    __table_args__ = (Index("ix_progress_person_lesson", "person_id", "lesson_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    lesson_id: Mapped[str] = mapped_column(String(24), index=True)
+    step_id: Mapped[str | None] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    best_score: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProgressEvent(Base):
+    """What happened, when: the raw material for statistics and the monthly report."""
+
+    __tablename__ = "progress_events"
+    __table_args__ = (Index("ix_events_at_kind", "at", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    lesson_id: Mapped[str | None] = mapped_column(String(24))
+    step_id: Mapped[str | None] = mapped_column(String(16))
+    value: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class InboxKey(Base):
+    """Idempotency keys of handled inbounds (hashed: no personal data), purged after some days."""
+
+    __tablename__ = "inbox_keys"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OutboxMessage(Base):
+    """A reply or notice committed with the state change that caused it; deleted once delivered."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_ref: Mapped[str] = mapped_column(String(160), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class DataRequest(Base):
+    """A person's data-rights request (copy, delete, withdraw) with its legal due date.
+
+    The person is identified by a hash of their ref only, so the log itself holds no personal data.
+    """
+
+    __tablename__ = "data_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ref_hash: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[dt.datetime]
+    done_at: Mapped[dt.datetime | None]

@@ -1,0 +1,45 @@
+"""People who consented, and deleting everything about a person."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ConsentRecord, LessonProgress, OutboxMessage, Person, ProgressEvent, utcnow
+
+
+class PeopleRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def by_ref(self, ref: str) -> Person | None:
+        return (await self._session.scalars(select(Person).where(Person.ref == ref))).first()
+
+    async def create(self, ref: str, commune_id: int) -> Person:
+        person = Person(ref=ref, commune_id=commune_id, state={})
+        self._session.add(person)
+        await self._session.flush()
+        return person
+
+    async def touch(self, person: Person, now: dt.datetime | None = None) -> None:
+        person.last_seen_at = now or utcnow()
+
+    async def erase(self, ref: str, *, keep_outbox_from: int | None = None) -> None:
+        """Delete every row about this person: profile, progress, events, consent, undelivered messages.
+
+        Messages queued in this same transaction (id >= keep_outbox_from) are kept so the goodbye
+        still reaches them; delivered messages are deleted on delivery anyway.
+        """
+        person = await self.by_ref(ref)
+        if person is not None:
+            await self._session.execute(delete(ProgressEvent).where(ProgressEvent.person_id == person.id))
+            await self._session.execute(delete(LessonProgress).where(LessonProgress.person_id == person.id))
+            await self._session.delete(person)
+        await self._session.execute(delete(ConsentRecord).where(ConsentRecord.person_ref == ref))
+        outbox = delete(OutboxMessage).where(OutboxMessage.person_ref == ref)
+        if keep_outbox_from is not None:
+            outbox = outbox.where(OutboxMessage.id < keep_outbox_from)
+        await self._session.execute(outbox)
+        await self._session.flush()
