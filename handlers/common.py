@@ -8,7 +8,7 @@ from bot.roles import Role
 from bot.routing import Router
 from handlers import learner, onboarding
 from handlers.menu import in_progress, menu_choices, show_menu
-from handlers.voice import address, menu_button
+from handlers.voice import AGE_GROUPS, address, menu_button
 from lessons.textmatch import fold
 
 router = Router()
@@ -53,7 +53,7 @@ async def help_(inbound: Inbound, ctx: Context) -> None:
     ctx.reply(f"❓ {you.Me} hướng dẫn {you.you} dùng điện thoại từng bước một.\n"
               f"• Bấm nút để trả lời, hoặc gõ số thứ tự của nút.\n"
               f"• /start: bắt đầu hoặc học tiếp · /menu: menu chính\n"
-              f"• /tiendo: xem tiến độ · /xoadulieu: xóa dữ liệu của {you.you}",
+              f"• /tiendo: xem tiến độ · /dulieucuatoi: xem dữ liệu đã lưu · /xoadulieu: xóa dữ liệu",
               [[menu_button()]])
 
 
@@ -92,6 +92,30 @@ async def delete_confirm(inbound: Inbound, ctx: Context) -> None:
 @router.flow("confirm_delete", requires=Role.VILLAGER)
 async def delete_typed(inbound: Inbound, ctx: Context) -> None:
     show_menu(ctx, "Dạ, cháu giữ nguyên dữ liệu ạ.")
+
+
+@router.command("dulieucuatoi", requires=Role.ANYONE)
+async def my_data(inbound: Inbound, ctx: Context) -> None:
+    """A copy of everything stored about the person (Law 91/2025 Art 4)."""
+    you = address(ctx)
+    consents = await ctx.repos.consent.history(ctx.ref)
+    agreed = "\n".join(
+        f"• {ctx.local(c.at):%H:%M %d/%m/%Y}: {'đồng ý' if c.granted else 'không đồng ý'} (bản {c.text_version})"
+        for c in consents) or "• (chưa có)"
+    await ctx.repos.data_requests.log(ctx.ref, "copy", done=True, now=ctx.now)
+    if ctx.person is None:
+        ctx.reply(f"📄 Dữ liệu {you.me} đang lưu về {you.you}: chỉ có lần trả lời về việc đồng ý.\n{agreed}")
+        return
+    hamlet = await ctx.repos.places.hamlet(ctx.person.hamlet_id) if ctx.person.hamlet_id else None
+    done = await ctx.repos.progress.completed_lessons(ctx.person.id)
+    titles = [lesson.title for lesson in ctx.catalog.in_order() if lesson.id in done]
+    ctx.reply(f"📄 Dữ liệu {you.me} đang lưu về {you.you}:\n"
+              f"• Xóm: {hamlet.name if hamlet else '(chưa chọn)'}\n"
+              f"• Nhóm tuổi: {AGE_GROUPS.get(ctx.person.age_group or '', '(chưa chọn)')}\n"
+              f"• Bắt đầu học: {ctx.local(ctx.person.created_at):%d/%m/%Y}\n"
+              f"• Bài đã xong: {', '.join(titles) if titles else '(chưa có)'}\n"
+              f"• Lời đồng ý:\n{agreed}\n\n"
+              f"Muốn xóa hết, {you.you} gõ /xoadulieu.", [[menu_button()]])
 
 
 # ---- the unexpected ------------------------------------------------------------------------------

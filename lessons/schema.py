@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from lessons.textmatch import matches
 
@@ -71,11 +71,13 @@ class Question(_Strict):
     answer: Label
     explanation: Text
 
-    @model_validator(mode="after")
-    def _answer_is_an_option(self) -> Question:
-        if self.answer not in self.options:
-            raise ValueError(f"answer {self.answer!r} is not among the options")
-        return self
+    @field_validator("answer")
+    @classmethod
+    def _answer_is_an_option(cls, answer: str, info: ValidationInfo) -> str:
+        options = info.data.get("options")
+        if options is not None and answer not in options:
+            raise ValueError(f"answer {answer!r} is not among the options")
+        return answer
 
     @property
     def answer_index(self) -> int:
@@ -83,14 +85,16 @@ class Question(_Strict):
 
 
 class Quiz(_Strict):
-    pass_mark: int = Field(ge=1)
     questions: list[Question] = Field(min_length=1)
+    pass_mark: int = Field(ge=1)  # validated after the questions, so it can be checked against them
 
-    @model_validator(mode="after")
-    def _reachable_pass_mark(self) -> Quiz:
-        if self.pass_mark > len(self.questions):
-            raise ValueError(f"pass_mark {self.pass_mark} is more than the {len(self.questions)} questions")
-        return self
+    @field_validator("pass_mark")
+    @classmethod
+    def _reachable_pass_mark(cls, pass_mark: int, info: ValidationInfo) -> int:
+        questions = info.data.get("questions")
+        if questions is not None and pass_mark > len(questions):
+            raise ValueError(f"pass_mark {pass_mark} is more than the {len(questions)} questions")
+        return pass_mark
 
 
 class Lesson(_Strict):

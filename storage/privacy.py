@@ -38,6 +38,11 @@ class ConsentRepo:
             .order_by(ConsentRecord.id.desc())
             .limit(1))).first()
 
+    async def history(self, ref: str) -> list[ConsentRecord]:
+        rows = await self._session.scalars(
+            select(ConsentRecord).where(ConsentRecord.person_ref == ref).order_by(ConsentRecord.id))
+        return list(rows)
+
 
 class DataRequestsRepo:
     def __init__(self, session: AsyncSession) -> None:

@@ -36,8 +36,13 @@ def settings_for(db_path: pathlib.Path, **extra: object) -> Settings:
                     **extra)
 
 
-async def start_app(db_path: pathlib.Path, recorder: Recorder | None = None) -> tuple[App, Recorder]:
-    app = await build(settings_for(db_path))
+TEST_LESSONS = pathlib.Path(__file__).with_name("data") / "lessons"
+
+
+async def start_app(db_path: pathlib.Path, recorder: Recorder | None = None,
+                    lessons: pathlib.Path | None = TEST_LESSONS) -> tuple[App, Recorder]:
+    """The real app on a SQLite file; by default on the small test lessons (pass lessons=None for the real ones)."""
+    app = await build(settings_for(db_path, lessons_dir=lessons))
     recorder = recorder or Recorder()
     app.engine.add_channel(recorder)
     return app, recorder
