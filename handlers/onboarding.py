@@ -19,11 +19,12 @@ AGREE, DECLINE = "✅ Đồng ý", "Không đồng ý"
 
 def consent_text(commune: str) -> str:
     return (
-        f"Để học, cháu cần lưu: xóm, nhóm tuổi và bài bác đã học. "
-        f"Mục đích: nhớ chỗ bác học dở, và để {commune} đếm số người đã học (chỉ đếm tổng).\n"
+        "Để học, cháu cần lưu: tài khoản trò chuyện này, xóm, nhóm tuổi và các bài bác đã học.\n"
+        f"Mục đích: nhớ chỗ bác học dở, xưng hô cho hợp tuổi, và để {commune} đếm số người đã học "
+        "ở mỗi xóm (chỉ đếm tổng).\n"
         f"Người quản lý dữ liệu: UBND {commune}. Cháu không bao giờ hỏi mã OTP hay mật khẩu.\n"
-        f"Bác có thể xem hoặc xóa dữ liệu bất cứ lúc nào bằng lệnh /xoadulieu.\n\n"
-        f"Bác có đồng ý không ạ?"
+        "Bác xem dữ liệu bằng lệnh /dulieucuatoi, xóa bằng /xoadulieu, lúc nào cũng được.\n\n"
+        "Bác có đồng ý không ạ?"
     )
 
 

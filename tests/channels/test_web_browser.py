@@ -61,7 +61,8 @@ async def test_a_phone_user_starts_a_lesson_in_chromium(tmp_path: pathlib.Path) 
                 page = await context.new_page()
                 errors: list[str] = []
                 page.on("pageerror", lambda error: errors.append(str(error)))
-                page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+                page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+                        if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
 
                 await page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
                 # The page says /start by itself; the consent question arrives with its buttons.
