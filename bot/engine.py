@@ -35,6 +35,7 @@ SORRY = "Xin lỗi, Trợ lý số vừa gặp trục trặc khi xử lý tin n�
 MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 600.0
+INBOX_KEEP = dt.timedelta(days=7)
 
 
 class Engine:
@@ -166,10 +167,20 @@ class Engine:
                 await self._deliver_to(person)
         return len(people)
 
+    async def forget_old_keys(self, older_than: dt.timedelta = INBOX_KEEP) -> None:
+        """Platforms redeliver within minutes; keys older than this only take space."""
+        async with self._sessions() as session, session.begin():
+            await InboxRepo(session).purge(utcnow() - older_than)
+
     async def sweep_forever(self, interval: float = 2.0) -> None:
+        next_purge = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 await self.deliver_pending()
+                if loop.time() >= next_purge:
+                    await self.forget_old_keys()
+                    next_purge = loop.time() + 3600
             except Exception:
                 log.exception("outbox sweep failed")
             await asyncio.sleep(interval)

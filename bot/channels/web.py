@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import pathlib
 import re
 import secrets
@@ -34,9 +35,13 @@ Handle = Callable[[Inbound], Awaitable[bool]]
 
 
 class _Mailbox:
+    """The latest replies for one person. `epoch` changes when the mailbox is new (a restart), so a page
+    holding sequence numbers from before knows to start counting again."""
+
     def __init__(self) -> None:
         self.items: deque[dict[str, Any]] = deque(maxlen=MAILBOX_SIZE)
         self.seq = 0
+        self.epoch = secrets.token_hex(4)
         self.changed = asyncio.Event()
 
     def add(self, message: dict[str, Any]) -> None:
@@ -47,6 +52,13 @@ class _Mailbox:
 
     def after(self, seq: int) -> list[dict[str, Any]]:
         return [item for item in self.items if item["seq"] > seq]
+
+    def since(self, epoch: Any, seq: int) -> int:
+        """The page's "after" if it belongs to this mailbox, else 0 (everything is new to the page)."""
+        return seq if epoch == self.epoch and seq <= self.seq else 0
+
+    def answer(self, after: int) -> dict[str, Any]:
+        return {"messages": self.after(after), "last": self.seq, "epoch": self.epoch}
 
 
 class WebChannel:
@@ -88,15 +100,15 @@ class WebChannel:
 
     async def messages(self, request: web.Request) -> web.Response:
         person, fresh = _person(request)
-        after = _int(request.query.get("after"), 0)
         wait = min(float(_int(request.query.get("wait"), 0)), LONG_POLL_SECONDS)
         box = self._box(person)
+        after = box.since(request.query.get("epoch"), _int(request.query.get("after"), 0))
         if wait > 0 and not box.after(after):
             try:
                 await asyncio.wait_for(box.changed.wait(), timeout=wait)
             except TimeoutError:
                 pass
-        return _json({"messages": box.after(after), "last": box.seq}, fresh)
+        return _json(request, box.answer(after), fresh)
 
     async def post(self, request: web.Request) -> web.Response:
         if not _same_origin(request):
@@ -116,10 +128,10 @@ class WebChannel:
         if inbound is None:
             return _error(400, "send text, choice or command")
         box = self._box(person)
-        before = _int(body.get("after"), box.seq)
+        before = box.since(body.get("epoch"), _int(body.get("after"), box.seq))
         assert self._handle is not None, "web channel not bound to an engine"
         await self._handle(inbound)
-        return _json({"messages": box.after(before), "last": box.seq}, fresh)
+        return _json(request, box.answer(before), fresh)
 
 
 def render(reply: Reply) -> dict[str, Any]:
@@ -171,11 +183,15 @@ def _same_origin(request: web.Request) -> bool:
     return origin in (f"{request.scheme}://{request.host}", f"https://{request.host}")
 
 
-def _json(data: dict[str, Any], fresh_cookie: str | None) -> web.Response:
-    response = web.json_response(data, headers={"Cache-Control": "no-store"})
+def _json(request: web.Request, data: dict[str, Any], fresh_cookie: str | None) -> web.Response:
+    response = web.json_response(data, headers={"Cache-Control": "no-store"}, dumps=_dumps)
     if fresh_cookie is not None:
-        _set_cookie(response, fresh_cookie, secure=False)
+        _set_cookie(response, fresh_cookie, secure=request.secure)
     return response
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
 
 
 def _error(status: int, message: str) -> web.Response:

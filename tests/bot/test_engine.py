@@ -172,3 +172,16 @@ async def test_a_crash_after_commit_delivers_the_reply_after_restart_once(tmp_pa
     await engine.handle(text(1, key="test:1:1"))  # the platform redelivers the same update: a duplicate
     assert [r.text for _, r in recorder.sent] == ["1:1"]
     await database.dispose()
+
+
+async def test_old_inbox_keys_are_forgotten(tmp_path: pathlib.Path) -> None:
+    import datetime as dt
+
+    recorder = Recorder()
+    engine, database = await make_engine(tmp_path / "e.db", recorder)
+    await engine.handle(text(1))
+    await engine.forget_old_keys(dt.timedelta(days=7))
+    assert await engine.handle(text(1)) is False  # still remembered
+    await engine.forget_old_keys(dt.timedelta(seconds=-1))
+    assert await engine.handle(text(1)) is True  # forgotten: handled as new
+    await database.dispose()
