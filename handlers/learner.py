@@ -170,43 +170,36 @@ async def advance(ctx: Context, lesson: Lesson, index: int) -> None:
         await start_quiz(ctx, lesson)
 
 
-@router.choice("next", "skip", requires=Role.VILLAGER)
-async def next_step(inbound: Inbound, ctx: Context) -> None:
-    here = _current(ctx, inbound.payload)
-    if here is None:
-        stale_button(ctx)
-        return
-    await advance(ctx, *here)
-
-
-@router.choice("again", requires=Role.VILLAGER)
-async def repeat_step(inbound: Inbound, ctx: Context) -> None:
-    here = _current(ctx, inbound.payload)
-    if here is None:
-        stale_button(ctx)
-        return
-    show_step(ctx, *here)
-
-
-@router.choice("did", requires=Role.VILLAGER)
-async def did_practice(inbound: Inbound, ctx: Context) -> None:
+@router.choice("next", "skip", "again", "did", requires=Role.VILLAGER)
+async def step_button(inbound: Inbound, ctx: Context) -> None:
+    """The buttons under a step. Each names its step, so one from an old message changes nothing."""
     here = _current(ctx, inbound.payload)
     if here is None:
         stale_button(ctx)
         return
     lesson, index = here
-    you = address(ctx)
-    assert ctx.person is not None
-    if inbound.payload.endswith(":y"):
-        await ctx.repos.progress.event(ctx.person.id, "practice_done", lesson_id=lesson.id,
-                                       step_id=lesson.steps[index].id)
-        ctx.reply(f"✅ Giỏi quá! {you.You} làm được rồi.")
+    kind = inbound.payload.split(":", 1)[0]
+    if kind == "again":
+        show_step(ctx, lesson, index)
+    elif kind != "did":
         await advance(ctx, lesson, index)
-        return
-    ctx.reply(f"Không sao đâu ạ. {you.You} đọc lại từ từ, làm theo từng chữ một nhé.\n"
-              f"Nếu vẫn khó, {you.you} nhờ con cháu hoặc tổ công nghệ số ở xóm giúp.",
-              [[Choice(label=REPEAT, payload=f"again:{lesson.id}:{lesson.steps[index].id}")],
-               [Choice(label=CONTINUE, payload=f"next:{lesson.id}:{lesson.steps[index].id}")], [menu_button()]])
+    elif inbound.payload.endswith(":y"):
+        await practised(ctx, lesson, index)
+        ctx.reply(f"✅ Giỏi quá! {address(ctx).You} làm được rồi.")
+        await advance(ctx, lesson, index)
+    else:
+        you = address(ctx)
+        here_id = f"{lesson.id}:{lesson.steps[index].id}"
+        ctx.reply(f"Không sao đâu ạ. {you.You} đọc lại từ từ, làm theo từng chữ một nhé.\n"
+                  f"Nếu vẫn khó, {you.you} nhờ người thân hoặc tổ công nghệ số ở xóm giúp.",
+                  [[Choice(label=REPEAT, payload=f"again:{here_id}")],
+                   [Choice(label=CONTINUE, payload=f"next:{here_id}")], [menu_button()]])
+
+
+async def practised(ctx: Context, lesson: Lesson, index: int) -> None:
+    assert ctx.person is not None
+    await ctx.repos.progress.event(ctx.person.id, "practice_done", lesson_id=lesson.id,
+                                   step_id=lesson.steps[index].id)
 
 
 @router.flow("practice", requires=Role.VILLAGER)
@@ -225,9 +218,7 @@ async def practice_answer(inbound: Inbound, ctx: Context) -> None:
         ctx.reply(f"{you.You} gõ câu trả lời bằng chữ vào ô nhắn tin nhé.", numbered=False)
         return
     if practice.is_accepted(inbound.text):
-        assert ctx.person is not None
-        await ctx.repos.progress.event(ctx.person.id, "practice_done", lesson_id=lesson.id,
-                                       step_id=lesson.steps[index].id)
+        await practised(ctx, lesson, index)
         ctx.reply(f"✅ Đúng rồi ạ! {you.You} giỏi quá.")
         await advance(ctx, lesson, index)
         return
