@@ -31,9 +31,9 @@ class Recorder:
 
 
 def settings_for(db_path: pathlib.Path, **extra: object) -> Settings:
-    return Settings(database_url=f"sqlite+aiosqlite:///{db_path}", commune="xã Bạch Ngọc",
-                    hamlets="Xóm 1,Xóm 2,Xóm 3,Xóm 4,Xóm 5", web_chat=False, _env_file=None,  # type: ignore[call-arg]
-                    **extra)
+    values: dict[str, object] = {"database_url": f"sqlite+aiosqlite:///{db_path}", "commune": "xã Bạch Ngọc",
+                                  "hamlets": "Xóm 1,Xóm 2,Xóm 3,Xóm 4,Xóm 5", "web_chat": False}
+    return Settings(_env_file=None, **(values | extra))  # type: ignore[call-arg, arg-type]
 
 
 TEST_LESSONS = pathlib.Path(__file__).with_name("data") / "lessons"

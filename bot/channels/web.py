@@ -54,8 +54,14 @@ class _Mailbox:
         return [item for item in self.items if item["seq"] > seq]
 
     def since(self, epoch: Any, seq: int) -> int:
-        """The page's "after" if it belongs to this mailbox, else 0 (everything is new to the page)."""
+        """The page's "after" if it belongs to this mailbox, else 0 (everything is new to the page).
+        A client that sends no epoch means this mailbox."""
+        if epoch is None:
+            return min(seq, self.seq)
         return seq if epoch == self.epoch and seq <= self.seq else 0
+
+    def wake(self) -> None:
+        self.changed.set()
 
     def answer(self, after: int) -> dict[str, Any]:
         return {"messages": self.after(after), "last": self.seq, "epoch": self.epoch}
@@ -89,6 +95,12 @@ class WebChannel:
         app.router.add_get("/", self.page)
         app.router.add_get("/api/messages", self.messages)
         app.router.add_post("/api/send", self.post)
+        app.on_shutdown.append(self._wake_pollers)
+
+    async def _wake_pollers(self, app: web.Application) -> None:
+        """Let long-polls answer now, so shutting down does not wait out their timeout."""
+        for box in self._boxes.values():
+            box.wake()
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         response = web.FileResponse(STATIC / "index.html", headers={
@@ -117,8 +129,11 @@ class WebChannel:
             return _error(415, "send JSON")
         if (request.content_length or 0) > MAX_BODY:
             return _error(413, "message too large")
+        raw = await request.content.read(MAX_BODY + 1)  # a streamed body has no length to check first
+        if len(raw) > MAX_BODY:
+            return _error(413, "message too large")
         try:
-            body = await request.json()
+            body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return _error(400, "body is not JSON")
         if not isinstance(body, dict):

@@ -59,9 +59,8 @@ async def running(db: pathlib.Path, cookie: str | None = None) -> AsyncIterator[
 
 
 def web_settings(db: pathlib.Path, **extra: Any) -> Settings:
-    """settings_for() with the web chat on. (settings_for(db, web_chat=True) raises TypeError: it passes
-    web_chat=False itself as well, so the flag is set on a copy.)"""
-    return settings_for(db).model_copy(update={"web_chat": True, **extra})
+    """settings_for() with the web chat on."""
+    return settings_for(db, web_chat=True, **extra)
 
 
 def cookie_of(client: TestClient[Any, Any]) -> str:
@@ -82,38 +81,53 @@ def unaccented(text: str) -> str:
 
 
 class WebUser:
-    """One browser session talking to /api/send like the page does; remembers the replies it got."""
+    """One browser session talking to the API like the page does: it sends the highest seq it has seen and
+    the mailbox epoch with each post and poll, and remembers the replies it got."""
 
     def __init__(self, client: TestClient[Any, Any]) -> None:
         self.client = client
         self.seen = 0  # the highest message seq received
+        self.epoch: str | None = None  # the server mailbox that seq belongs to
         self.latest: list[dict[str, Any]] = []
 
     async def post(self, body: dict[str, Any], **kwargs: Any) -> ClientResponse:
         return await self.client.post("/api/send", json=body, **kwargs)
 
-    async def send(self, *, text: str | None = None, choice: str | None = None, msg_id: str | None = None,
-                   after: bool = True) -> list[dict[str, Any]]:
-        body: dict[str, Any] = {"id": msg_id or uuid.uuid4().hex}
+    def where(self) -> dict[str, Any]:
+        return {"after": self.seen, **({"epoch": self.epoch} if self.epoch is not None else {})}
+
+    def receive(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        assert isinstance(data.get("epoch"), str) and data["epoch"], data
+        messages: list[dict[str, Any]] = data["messages"]
+        for message in messages:
+            assert set(message) >= {"seq", "html", "choices", "image"}, message
+        seqs = [m["seq"] for m in messages]
+        assert seqs == sorted(set(seqs)), seqs
+        assert all(seq <= data["last"] for seq in seqs), data
+        if data["epoch"] == self.epoch:
+            assert all(seq > self.seen for seq in seqs), (self.seen, seqs)
+        self.epoch, self.seen = data["epoch"], data["last"]
+        return messages
+
+    async def send(self, *, text: str | None = None, choice: str | None = None,
+                   msg_id: str | None = None) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"id": msg_id or uuid.uuid4().hex, **self.where()}
         if text is not None:
             body["text"] = text
         if choice is not None:
             body["choice"] = choice
-        if after:
-            body["after"] = self.seen
         response = await self.post(body)
         assert response.status == 200, await response.text()
-        data = await response.json()
-        messages = data["messages"]
-        for message in messages:
-            assert set(message) >= {"seq", "html", "choices", "image"}, message
-        seqs = [m["seq"] for m in messages]
-        assert seqs == sorted(seqs), seqs
-        if messages:
-            assert data["last"] == seqs[-1]
-            self.seen = max(self.seen, data["last"])
-        self.latest = messages
-        return messages
+        self.latest = self.receive(await response.json())
+        return self.latest
+
+    async def poll(self, wait: int = 0) -> dict[str, Any]:
+        """GET /api/messages for what is newer than what this page has (does not update it)."""
+        params = {key: str(value) for key, value in self.where().items()}
+        response = await self.client.get("/api/messages", params={**params, "wait": str(wait)})
+        assert response.status == 200, await response.text()
+        data: dict[str, Any] = await response.json()
+        return data
 
     async def say(self, text: str) -> list[dict[str, Any]]:
         return await self.send(text=text)
@@ -295,15 +309,17 @@ async def test_the_same_client_id_twice_is_answered_once(tmp_path: pathlib.Path)
 
         first = await user.send(text="/start", msg_id="start-1")
         assert first and AGREE in user.labels()
-        again = await user.send(text="/start", msg_id="start-1", after=False)
+        last = user.seen
+        again = await user.send(text="/start", msg_id="start-1")
         assert again == []
+        assert user.seen == last
 
         consent = next(c["payload"] for m in first for row in m["choices"] for c in row if c["label"] == AGREE)
         before = user.seen
         answered = await user.send(choice=consent, msg_id="consent-1")
         assert answered and "Xóm 1" in user.labels()
         # A retry of the same post (the page lost the answer) gets the replies of the first one, not new ones.
-        retry = await user.post({"choice": consent, "id": "consent-1", "after": before})
+        retry = await user.post({"choice": consent, "id": "consent-1", "after": before, "epoch": user.epoch})
         assert retry.status == 200
         retried = await retry.json()
         assert [m["seq"] for m in retried["messages"]] == [m["seq"] for m in answered]
@@ -354,6 +370,8 @@ async def test_typed_answers_without_diacritics_and_option_numbers(tmp_path: pat
                     await user.say(unaccented(question.answer).upper())
                 else:
                     await user.say(f"  {unaccented(question.answer).lower()} ")
+                # Taken as an answer (the next question or the result), and as the right one.
+                assert asked(lesson, user) is not question, f"typed answer not understood: {user.text}"
                 assert not user.text.startswith("Chưa đúng"), user.text
             elif isinstance(practice, TypedAnswer):
                 before = step
@@ -448,13 +466,23 @@ async def test_a_huge_message_gets_a_clean_answer(tmp_path: pathlib.Path) -> Non
             yield b'"}'
 
         streamed = await client.post("/api/send", data=chunks(), headers={"Content-Type": "application/json"})
-        assert streamed.status in (200, 413), await streamed.text()
+        assert streamed.status == 413, await streamed.text()  # no Content-Length: the read itself is capped
 
         # A long text that fits is cut, handled and answered politely; the session still works after.
         long = await user.send(text="xin chào " * 3000)  # ~42 kB of JSON: under the 64 kB cap
         assert long and long[0]["html"]
         assert await user.send(text="dong y")
         assert "Xóm 1" in user.labels()
+
+
+async def test_a_client_without_epoch_gets_only_its_own_replies(tmp_path: pathlib.Path) -> None:
+    async with running(tmp_path / "bot.db") as (_, client):
+        user = WebUser(client)
+        await user.open_page()
+        await user.say("/start")
+        first = await (await user.post({"text": "xin chào"})).json()  # neither "after" nor "epoch"
+        assert len(first["messages"]) == 1 and "đồng ý" in first["messages"][0]["html"]
+        assert first["messages"][0]["seq"] == first["last"] > 1
 
 
 # ---- long-poll -----------------------------------------------------------------------------------
@@ -464,28 +492,20 @@ async def test_long_poll_returns_as_soon_as_a_message_arrives(tmp_path: pathlib.
         user = WebUser(client)
         await user.open_page()
         await user.say("/start")
-        seen = user.seen
-
-        empty = await client.get("/api/messages", params={"after": str(seen), "wait": "0"})
-        assert (await empty.json())["messages"] == []
-
-        async def poll() -> dict[str, Any]:
-            response = await client.get("/api/messages", params={"after": str(seen), "wait": "25"})
-            assert response.status == 200
-            result: dict[str, Any] = await response.json()
-            return result
+        assert (await user.poll(wait=0))["messages"] == []
 
         loop = asyncio.get_running_loop()
         started = loop.time()
-        waiting = asyncio.create_task(poll())
+        waiting = asyncio.create_task(user.poll(wait=25))
         done, _ = await asyncio.wait({waiting}, timeout=0.5)
         assert not done, "the poll should wait while there is nothing new"
 
         answered = await user.say("dong y")
         got = await asyncio.wait_for(waiting, timeout=5)
         assert loop.time() - started < 5
+        assert answered
         assert [m["seq"] for m in got["messages"]] == [m["seq"] for m in answered]
-        assert got["last"] == user.seen
+        assert got["last"] == user.seen and got["epoch"] == user.epoch
 
 
 # ---- restart -------------------------------------------------------------------------------------
@@ -503,10 +523,15 @@ async def test_a_restart_resumes_at_the_same_step(tmp_path: pathlib.Path) -> Non
         step_message = user.latest[-1]
         assert step_message["choices"]
         cookie = cookie_of(client)
+        old_epoch, old_seen = user.epoch, user.seen
 
     async with running(db, cookie=cookie) as (_, client):
-        user = WebUser(client)
+        # The page stayed open: it still holds the old mailbox's epoch and sequence number.
+        user.client = client
         await user.say("/start")
+        assert user.epoch != old_epoch, "a new mailbox after a restart must say so"
+        assert user.latest and user.latest[0]["seq"] == 1, "replies after a restart must reach the open page"
+        assert user.seen < old_seen
         assert AGREE not in user.labels(), "a returning learner must not be asked to consent again"
         assert step_of(user.text) == where, user.text
         resumed = user.latest[-1]
