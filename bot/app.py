@@ -10,14 +10,17 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channels.base import ChannelEnv, Service
 from bot.channels.web import WebChannel
 from bot.context import Community
 from bot.engine import Engine
+from bot.messages import Inbound
 from bot.routing import Router
 from bot.settings import Settings
 from handlers import common
@@ -46,6 +49,7 @@ class App:
     engine: Engine
     web_app: web.Application
     web_channel: WebChannel | None
+    services: list[Service] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     runner: web.AppRunner | None = None
 
@@ -57,9 +61,17 @@ class App:
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.host, self.settings.port)
         await site.start()
+        for service in self.services:  # after the server is up: a webhook must be reachable when set
+            await service.start()
         log.info("hocvuso ready on http://%s:%s", self.settings.host, self.settings.port)
 
     async def close(self) -> None:
+        for service in self.services:
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping the %s channel failed", service.name)
+        await self.engine.drain()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -83,7 +95,8 @@ async def build(settings: Settings) -> App:
         commune = await PlacesRepo(session).ensure_commune(settings.commune, settings.hamlet_names)
         community = Community(commune_id=commune.id, commune_name=commune.name,
                               timezone=ZoneInfo(settings.timezone))
-    engine = Engine(sessions, build_router(), catalog, community)
+    router = build_router()
+    engine = Engine(sessions, router, catalog, community)
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app.router.add_get("/healthz", _healthz)
     web_channel: WebChannel | None = None
@@ -92,7 +105,33 @@ async def build(settings: Settings) -> App:
         web_channel.bind(engine.handle)
         web_channel.routes(web_app)
         engine.add_channel(web_channel)
-    return App(settings=settings, db=db, engine=engine, web_app=web_app, web_channel=web_channel)
+
+    async def handle_in_background(inbound: Inbound) -> bool:
+        return await engine.handle(inbound, wait_delivery=False)
+
+    env = ChannelEnv(settings=settings, handle=handle_in_background, sessions=sessions,
+                     command_menu=router.command_menu)
+    services: list[Service] = []
+    for channel in platform_channels(env):
+        channel.routes(web_app)
+        engine.add_channel(channel)
+        services.append(channel)
+    return App(settings=settings, db=db, engine=engine, web_app=web_app, web_channel=web_channel,
+               services=services)
+
+
+def platform_channels(env: ChannelEnv) -> list[Any]:
+    """The messengers this deployment has tokens for."""
+    channels: list[Any] = []
+    if env.settings.telegram_token is not None:
+        from bot.channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(env))
+    if env.settings.zalo_token is not None:
+        from bot.channels.zalo import ZaloChannel
+
+        channels.append(ZaloChannel(env))
+    return channels
 
 
 async def _healthz(request: web.Request) -> web.Response:

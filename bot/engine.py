@@ -22,6 +22,7 @@ from bot.roles import Role, has_role
 from bot.routing import Router
 from lessons.catalog import Catalog
 from lessons.textmatch import fold
+from storage.media import MediaRepo
 from storage.messaging import InboxRepo, OutboxRepo
 from storage.models import Person, utcnow
 from storage.people import PeopleRepo
@@ -47,23 +48,42 @@ class Engine:
         self._community = community
         self.channels: dict[str, Channel] = dict(channels or {})
         self._locks = KeyedLocks()
+        self._background: set[asyncio.Task[None]] = set()
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
 
     # ---- handling --------------------------------------------------------------------------------
 
-    async def handle(self, inbound: Inbound) -> bool:
-        """Handle one inbound; False when its key was seen before (nothing is done or sent)."""
+    async def handle(self, inbound: Inbound, *, wait_delivery: bool = True) -> bool:
+        """Handle one inbound; False when its key was seen before (nothing is done or sent).
+
+        With wait_delivery=False it returns as soon as the state and replies are committed (a webhook can
+        answer the platform at once) and the replies are sent by a background task.
+        """
         async with self._locks.hold(inbound.person):
             outcome = await self._process(inbound)
             if outcome is None:
                 return False
-            await self._deliver_to(inbound.person)
-        for other in outcome:
-            async with self._locks.hold(other):
-                await self._deliver_to(other)
+            if wait_delivery:
+                await self._deliver_to(inbound.person)
+        if wait_delivery:
+            await self._deliver_each(list(outcome))
+        else:
+            task = asyncio.create_task(self._deliver_each([inbound.person, *outcome]))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return True
+
+    async def _deliver_each(self, people: list[str]) -> None:
+        for person in people:
+            async with self._locks.hold(person):
+                await self._deliver_to(person)
+
+    async def drain(self) -> None:
+        """Wait for background deliveries (at shutdown, and in tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def _process(self, inbound: Inbound) -> set[str] | None:
         try:
@@ -87,6 +107,8 @@ class Engine:
         repos = Repos(people=PeopleRepo(session), places=PlacesRepo(session), progress=ProgressRepo(session),
                       consent=ConsentRepo(session), data_requests=DataRequestsRepo(session))
         person = await repos.people.by_ref(inbound.person)
+        if person is not None and person.unreachable_since is not None:
+            person.unreachable_since = None  # they wrote to us: reachable again
         state: dict[str, Any] = dict(person.state) if person is not None else {}
         inbound = _as_choice(inbound, state)
         ctx = Context(inbound=inbound, person=person, state=state, repos=repos, catalog=self._catalog,
@@ -98,7 +120,11 @@ class Engine:
             await route.handler(inbound, ctx)
         outbox = OutboxRepo(session)
         others: set[str] = set()
+        unreachable = await repos.people.unreachable(
+            {e.person for e in ctx.effects if isinstance(e, NotifyPerson)} - {inbound.person})
         for effect in ctx.effects:
+            if isinstance(effect, NotifyPerson) and effect.person in unreachable:
+                continue  # they blocked the bot: not messaged again until they write
             if isinstance(effect, SendReply):
                 target, reply = inbound.person, effect.reply
                 if reply.choices:
@@ -137,18 +163,22 @@ class Engine:
                     raise DeliveryError(f"no channel for {person.split(':', 1)[0]!r}")
                 await channel.send(person, outgoing.reply)
             except DeliveryError as exc:
-                await self._failed(row.id, row.attempts, exc)
+                await self._failed(person, row.id, row.attempts, exc)
                 return
             except Exception as exc:  # a channel bug must not lose the message
                 log.exception("channel %s failed to send", channel.name if channel else "?")
-                await self._failed(row.id, row.attempts, DeliveryError(type(exc).__name__))
+                await self._failed(person, row.id, row.attempts, DeliveryError(type(exc).__name__))
                 return
             async with self._sessions() as session, session.begin():
                 await OutboxRepo(session).delivered(row.id)
 
-    async def _failed(self, message_id: int, attempts: int, exc: DeliveryError) -> None:
+    async def _failed(self, person: str, message_id: int, attempts: int, exc: DeliveryError) -> None:
         async with self._sessions() as session, session.begin():
             outbox = OutboxRepo(session)
+            if exc.unreachable:
+                log.info("a person cannot be reached (%s); their pending messages are dropped", exc)
+                await PeopleRepo(session).mark_unreachable(person)
+                return
             if exc.permanent or attempts + 1 >= MAX_ATTEMPTS:
                 log.warning("dropping an undeliverable message after %d attempts: %s", attempts + 1, exc)
                 await outbox.delivered(message_id)
@@ -168,9 +198,10 @@ class Engine:
         return len(people)
 
     async def forget_old_keys(self, older_than: dt.timedelta = INBOX_KEEP) -> None:
-        """Platforms redeliver within minutes; keys older than this only take space."""
+        """Platforms redeliver within minutes; keys older than this only take space. Expired media go too."""
         async with self._sessions() as session, session.begin():
             await InboxRepo(session).purge(utcnow() - older_than)
+            await MediaRepo(session).purge()
 
     async def sweep_forever(self, interval: float = 2.0) -> None:
         next_purge = 0.0

@@ -50,6 +50,7 @@ class Inbound(BaseModel):
     photo_ref: str | None = None
     received_at: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))
     name_hint: str = ""  # what the platform calls the person; never stored
+    problem: str = ""  # set by an adapter that could not take something: "photo_too_large", "photo_unreadable"
 
     @property
     def channel(self) -> str:

@@ -31,9 +31,19 @@ class Router:
         self.flows: dict[str, Route] = {}
         self.fallback_route: Route | None = None
         self.forbidden_route: Route | None = None
+        self.described: list[tuple[str, str, Role]] = []
 
-    def command(self, *names: str, requires: Role = Role.VILLAGER) -> Callable[[Handler], Handler]:
+    def command(self, *names: str, requires: Role = Role.VILLAGER, describe: str = ""
+                ) -> Callable[[Handler], Handler]:
+        """`describe`: the Vietnamese line shown in the platform's command menu (first name only)."""
+        if describe:
+            self.described.append((names[0], describe, requires))
         return self._register(self.commands, names, requires)
+
+    def command_menu(self, *roles: Role) -> list[tuple[str, str]]:
+        """The described commands that people with these roles may use, in registration order."""
+        allowed = {Role.ANYONE, Role.VILLAGER, *roles}
+        return [(name, text) for name, text, role in self.described if role in allowed]
 
     def choice(self, *prefixes: str, requires: Role = Role.VILLAGER) -> Callable[[Handler], Handler]:
         return self._register(self.choices, prefixes, requires)
@@ -67,6 +77,7 @@ class Router:
                 if key in mine:
                     raise ValueError(f"route {key!r} registered twice")
                 mine[key] = route
+        self.described.extend(other.described)
         self.fallback_route = other.fallback_route or self.fallback_route
         self.forbidden_route = other.forbidden_route or self.forbidden_route
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_COMMUNE = "xã Bạch Ngọc"
@@ -24,6 +24,20 @@ class Settings(BaseSettings):
     lessons_dir: pathlib.Path | None = None
     web_chat: bool = True
     log_level: str = "INFO"
+    # Where the platforms reach this server from outside (https://bot.example.vn); turns on webhooks.
+    public_url: str = ""
+    webhook_secret: SecretStr | None = None
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    zalo_token: SecretStr | None = None
+    zalo_api_url: str = "https://bot-api.zaloplatforms.com"
+    max_photo_bytes: int = 10 * 1024 * 1024
+    media_ttl_hours: int = 24
+
+    @field_validator("public_url", "telegram_api_url", "zalo_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")
 
     @field_validator("commune", "hamlets")
     @classmethod

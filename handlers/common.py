@@ -12,13 +12,11 @@ from handlers.voice import AGE_GROUPS, address, menu_button
 from lessons.textmatch import fold
 
 router = Router()
-router.include(onboarding.router)
-router.include(learner.router)
 
 MENU_WORDS = {"menu", "vemenu", "menuchinh", "trangchu"}
 
 
-@router.command("start", requires=Role.ANYONE)
+@router.command("start", requires=Role.ANYONE, describe="Bắt đầu, hoặc học tiếp chỗ đang dừng")
 async def start(inbound: Inbound, ctx: Context) -> None:
     if ctx.person is None:
         ctx.reply(f"Cháu chào bác ạ! Cháu là Trợ lý số của {ctx.community.commune_name}. "
@@ -37,7 +35,7 @@ async def start(inbound: Inbound, ctx: Context) -> None:
 
 
 @router.choice("menu", requires=Role.ANYONE)
-@router.command("menu", requires=Role.ANYONE)
+@router.command("menu", requires=Role.ANYONE, describe="Về menu chính")
 async def menu(inbound: Inbound, ctx: Context) -> None:
     if ctx.person is None:
         onboarding.ask_consent(ctx, "Trước khi học, cháu cần bác đồng ý một điều ạ.")
@@ -47,7 +45,7 @@ async def menu(inbound: Inbound, ctx: Context) -> None:
     show_menu(ctx)
 
 
-@router.command("trogiup", "help", requires=Role.ANYONE)
+@router.command("trogiup", "help", requires=Role.ANYONE, describe="Cách dùng Trợ lý số")
 async def help_(inbound: Inbound, ctx: Context) -> None:
     you = address(ctx)
     ctx.reply(f"❓ {you.Me} hướng dẫn {you.you} dùng điện thoại từng bước một.\n"
@@ -59,7 +57,7 @@ async def help_(inbound: Inbound, ctx: Context) -> None:
 
 # ---- deleting one's data (Law 91/2025 Art 14; Decree 356/2025 Art 5) -----------------------------
 
-@router.command("xoadulieu", requires=Role.ANYONE)
+@router.command("xoadulieu", requires=Role.ANYONE, describe="Xóa toàn bộ dữ liệu của tôi")
 async def delete_request(inbound: Inbound, ctx: Context) -> None:
     you = address(ctx)
     if ctx.person is None:
@@ -94,7 +92,7 @@ async def delete_typed(inbound: Inbound, ctx: Context) -> None:
     show_menu(ctx, "Dạ, cháu giữ nguyên dữ liệu ạ.")
 
 
-@router.command("dulieucuatoi", requires=Role.ANYONE)
+@router.command("dulieucuatoi", requires=Role.ANYONE, describe="Xem dữ liệu Trợ lý số đang lưu")
 async def my_data(inbound: Inbound, ctx: Context) -> None:
     """A copy of everything stored about the person (Law 91/2025 Art 4)."""
     you = address(ctx)
@@ -154,3 +152,8 @@ async def forbidden(inbound: Inbound, ctx: Context) -> None:
         onboarding.ask_consent(ctx, "Trước khi học, cháu cần bác đồng ý một điều ạ.")
         return
     show_menu(ctx, "Xin lỗi, chức năng này dành cho người khác ạ.")
+
+
+# Registered last, so the command menu starts with /start, /menu and help.
+router.include(onboarding.router)
+router.include(learner.router)

@@ -21,7 +21,7 @@ QUIZ = "quiz"  # the step id that stands for "in the quiz"
 # ---- choosing a lesson ---------------------------------------------------------------------------
 
 @router.choice("learn", requires=Role.VILLAGER)
-@router.command("hoc", requires=Role.VILLAGER)
+@router.command("hoc", requires=Role.VILLAGER, describe="Chọn bài để học")
 async def learn(inbound: Inbound, ctx: Context) -> None:
     if await continue_onboarding(ctx):
         return
@@ -85,7 +85,7 @@ async def lesson_choice(inbound: Inbound, ctx: Context) -> None:
 
 
 @router.choice("resume", requires=Role.VILLAGER)
-@router.command("hoctiep", requires=Role.VILLAGER)
+@router.command("hoctiep", requires=Role.VILLAGER, describe="Học tiếp bài đang dở")
 async def resume(inbound: Inbound, ctx: Context) -> None:
     if await continue_onboarding(ctx):
         return
@@ -342,7 +342,7 @@ def bar(done: int, total: int, width: int = 10) -> str:
 
 
 @router.choice("progress", requires=Role.VILLAGER)
-@router.command("tiendo", requires=Role.VILLAGER)
+@router.command("tiendo", requires=Role.VILLAGER, describe="Xem tiến độ học")
 async def progress(inbound: Inbound, ctx: Context) -> None:
     assert ctx.person is not None
     done = await ctx.repos.progress.completed_lessons(ctx.person.id)

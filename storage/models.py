@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -83,6 +83,8 @@ class Person(Base):
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Set when the platform says the person cannot be messaged (blocked the bot); cleared when they write.
+    unreachable_since: Mapped[dt.datetime | None]
 
 
 class ConsentRecord(Base):
@@ -168,3 +170,15 @@ class DataRequest(Base):
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     due_at: Mapped[dt.datetime]
     done_at: Mapped[dt.datetime | None]
+
+
+class MediaFile(Base):
+    """A generated image served at an unguessable URL for platforms that only take URLs (Zalo); expires."""
+
+    __tablename__ = "media_files"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

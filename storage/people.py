@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConsentRecord, LessonProgress, OutboxMessage, Person, ProgressEvent, utcnow
@@ -23,8 +23,18 @@ class PeopleRepo:
         await self._session.flush()
         return person
 
-    async def touch(self, person: Person, now: dt.datetime | None = None) -> None:
-        person.last_seen_at = now or utcnow()
+    async def mark_unreachable(self, ref: str, now: dt.datetime | None = None) -> None:
+        """The platform refuses to deliver to them (they blocked the bot): drop what waits for them."""
+        await self._session.execute(update(Person).where(Person.ref == ref, Person.unreachable_since.is_(None))
+                                    .values(unreachable_since=now or utcnow()))
+        await self._session.execute(delete(OutboxMessage).where(OutboxMessage.person_ref == ref))
+
+    async def unreachable(self, refs: set[str]) -> set[str]:
+        if not refs:
+            return set()
+        rows = await self._session.scalars(select(Person.ref).where(
+            Person.ref.in_(refs), Person.unreachable_since.is_not(None)))
+        return set(rows)
 
     async def erase(self, ref: str, *, keep_outbox_from: int | None = None) -> None:
         """Delete every row about this person: profile, progress, events, consent, undelivered messages.
