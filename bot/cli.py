@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply Alembic migrations")
+    links = commands.add_parser("links", help="print each hamlet's Telegram deep link (pre-selects the hamlet)")
+    links.add_argument("--bot-username", default=None, help="skip asking Telegram (getMe) for the bot's username")
     lessons = commands.add_parser("lessons", help="lesson content tools")
     lessons_commands = lessons.add_subparsers(dest="lessons_command", required=True)
     check = lessons_commands.add_parser("check", help="validate lesson files; errors as file:line: message")
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "db":
         return _db_upgrade(settings)
+    if args.command == "links":
+        return _links(settings, args.bot_username)
     if args.command == "demo":
         settings = settings.for_demo(args.database)
         if args.port is not None:
@@ -75,6 +79,32 @@ def _db_upgrade(settings: Settings) -> int:
     asyncio.run(upgrade())
     print("database is up to date")
     return 0
+
+
+def _links(settings: Settings, username: str | None) -> int:
+    from storage.places import hamlet_code
+
+    if not settings.hamlet_names:
+        print("hocvuso: set HOCVUSO_HAMLETS first", file=sys.stderr)
+        return 2
+    if username is None:
+        if settings.telegram_token is None:
+            print("hocvuso: set HOCVUSO_TELEGRAM_TOKEN, or pass --bot-username", file=sys.stderr)
+            return 2
+        username = asyncio.run(_bot_username(settings))
+    for name in settings.hamlet_names:
+        print(f"{name}: https://t.me/{username}?start={hamlet_code(name)}")
+    return 0
+
+
+async def _bot_username(settings: Settings) -> str:
+    from telegram import Bot
+
+    assert settings.telegram_token is not None
+    api = settings.telegram_api_url
+    async with Bot(settings.telegram_token.get_secret_value(), base_url=f"{api}/bot",
+                   base_file_url=f"{api}/file/bot") as bot:
+        return bot.username
 
 
 def _lessons_check(path: pathlib.Path | None) -> int:

@@ -18,11 +18,14 @@ MENU_WORDS = {"menu", "vemenu", "menuchinh", "trangchu"}
 
 @router.command("start", requires=Role.ANYONE, describe="Bắt đầu, hoặc học tiếp chỗ đang dừng")
 async def start(inbound: Inbound, ctx: Context) -> None:
+    linked = await onboarding.hamlet_from_link(ctx, inbound.args)
     if ctx.person is None:
         ctx.reply(f"Cháu chào bác ạ! Cháu là Trợ lý số của {ctx.community.commune_name}. "
                   "Cháu hướng dẫn từng bước: dùng Zalo, quét mã QR, chuyển khoản an toàn, làm thủ tục trên mạng.")
-        onboarding.ask_consent(ctx)
+        onboarding.ask_consent(ctx, hamlet_id=linked)
         return
+    if linked is not None and ctx.person.hamlet_id is None:
+        ctx.person.hamlet_id = linked
     if await onboarding.continue_onboarding(ctx):
         return
     you = address(ctx)
@@ -129,7 +132,11 @@ async def fallback(inbound: Inbound, ctx: Context) -> None:
         show_menu(ctx)
         return
     you = address(ctx)
-    if inbound.kind is InboundKind.PHOTO:
+    if inbound.problem == "photo_too_large":
+        lead = f"Ảnh này lớn quá, {you.me} chưa nhận được ạ. {you.You} chụp màn hình hoặc gửi ảnh nhỏ hơn nhé."
+    elif inbound.problem:
+        lead = f"{you.Me} chưa mở được ảnh này ạ. {you.You} gửi lại giúp {you.me} nhé."
+    elif inbound.kind is InboundKind.PHOTO:
         lead = f"{you.Me} đã nhận ảnh, nhưng bài học này chưa cần ảnh ạ."
     elif inbound.kind is InboundKind.OTHER:
         lead = f"{you.Me} chưa đọc được loại tin này (nhãn dán, tin nhắn thoại, tệp) ạ."

@@ -17,29 +17,37 @@ CONSENT_VERSION = "v1"
 AGREE, DECLINE = "✅ Đồng ý", "Không đồng ý"
 
 
-def consent_text(commune: str) -> str:
+# Telegram keeps messages on servers abroad (Law 91/2025 Art 20): people there are told so before agreeing.
+ABROAD = {"telegram": "Tin nhắn qua Telegram được lưu trên máy chủ của Telegram ở nước ngoài.\n"}
+
+
+def consent_text(commune: str, channel: str) -> str:
     return (
         "Để học, cháu cần lưu: tài khoản trò chuyện này, xóm, nhóm tuổi và các bài bác đã học.\n"
         f"Mục đích: nhớ chỗ bác học dở, xưng hô cho hợp tuổi, và để {commune} đếm số người đã học "
         "ở mỗi xóm (chỉ đếm tổng).\n"
         f"Người quản lý dữ liệu: UBND {commune}. Cháu không bao giờ hỏi mã OTP hay mật khẩu.\n"
+        f"{ABROAD.get(channel, '')}"
         "Bác xem dữ liệu bằng lệnh /dulieucuatoi, xóa bằng /xoadulieu, lúc nào cũng được.\n\n"
         "Bác có đồng ý không ạ?"
     )
 
 
-def ask_consent(ctx: Context, lead: str = "") -> None:
-    text = consent_text(ctx.community.commune_name)
+def ask_consent(ctx: Context, lead: str = "", hamlet_id: int | None = None) -> None:
+    """`hamlet_id`: pre-selected by a deep link; carried in the button so nothing is stored before "Đồng ý"."""
+    text = consent_text(ctx.community.commune_name, ctx.channel)
+    agree = f"consent:yes:{hamlet_id}" if hamlet_id is not None else "consent:yes"
     ctx.reply((lead + "\n\n" if lead else "") + text,
-              [[Choice(label=AGREE, payload="consent:yes")], [Choice(label=DECLINE, payload="consent:no")]])
+              [[Choice(label=AGREE, payload=agree)], [Choice(label=DECLINE, payload="consent:no")]])
 
 
 @router.choice("consent", requires=Role.ANYONE)
 async def consent_choice(inbound: Inbound, ctx: Context) -> None:
-    await _consent(ctx, inbound.payload == "consent:yes")
+    _, answer, hamlet = [*inbound.payload.split(":"), "", ""][:3]
+    await _consent(ctx, answer == "yes", int(hamlet) if hamlet.isdigit() else None)
 
 
-async def _consent(ctx: Context, granted: bool) -> None:
+async def _consent(ctx: Context, granted: bool, hamlet_id: int | None = None) -> None:
     if ctx.person is not None:
         if granted:
             show_menu(ctx, "Bác đã đồng ý từ trước rồi ạ.")
@@ -47,13 +55,31 @@ async def _consent(ctx: Context, granted: bool) -> None:
             ctx.reply("Nếu muốn rút lại đồng ý và xóa dữ liệu, bác gõ /xoadulieu nhé.")
         return
     await ctx.repos.consent.record(ref=ctx.ref, channel=ctx.channel, purpose=PURPOSE, text_version=CONSENT_VERSION,
-                                   text=consent_text(ctx.community.commune_name), granted=granted)
+                                   text=consent_text(ctx.community.commune_name, ctx.channel), granted=granted)
     if not granted:
         ctx.reply("Cháu hiểu ạ. Cháu không lưu thông tin gì của bác, chỉ ghi nhận là bác chưa đồng ý.\n"
                   "Khi nào bác muốn học, bác gõ /start nhé.")
         return
     person = await ctx.repos.people.create(ctx.ref, ctx.community.commune_id)
     ctx.became(person)
+    hamlet = await ctx.repos.places.hamlet(hamlet_id) if hamlet_id is not None else None
+    if hamlet is None or hamlet.commune_id != ctx.community.commune_id or not hamlet.active:
+        await ask_hamlet(ctx)
+        return
+    ctx.reply(f"Cháu ghi bác ở **{hamlet.name}** ạ. Nếu sai, bác gõ /doixom để chọn lại.")
+    await _set_hamlet(ctx, hamlet.id)
+
+
+async def hamlet_from_link(ctx: Context, code: str) -> int | None:
+    """The hamlet a deep link names (`/start xom-3`), if any."""
+    if not code:
+        return None
+    hamlet = await ctx.repos.places.by_code(ctx.community.commune_id, code[:64])
+    return hamlet.id if hamlet is not None else None
+
+
+@router.command("doixom", requires=Role.VILLAGER, describe="Đổi xóm (thôn) của tôi")
+async def change_hamlet(inbound: Inbound, ctx: Context) -> None:
     await ask_hamlet(ctx)
 
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Commune, Hamlet
+
+_NOT_CODE = re.compile(r"[^a-z0-9]+")
+
+
+def hamlet_code(name: str) -> str:
+    """The hamlet's code for deep links: "Xóm 1" → "xom-1", "Thôn Đông" → "thon-dong" (≤ 64, [a-z0-9-])."""
+    bare = unicodedata.normalize("NFD", name.casefold().replace("đ", "d"))
+    bare = "".join(ch for ch in bare if not unicodedata.combining(ch))
+    return _NOT_CODE.sub("-", bare).strip("-")[:64] or "xom"
 
 
 class PlacesRepo:
@@ -44,3 +55,7 @@ class PlacesRepo:
 
     async def hamlet(self, hamlet_id: int) -> Hamlet | None:
         return await self._session.get(Hamlet, hamlet_id)
+
+    async def by_code(self, commune_id: int, code: str) -> Hamlet | None:
+        wanted = code.strip().lower()
+        return next((h for h in await self.hamlets(commune_id) if hamlet_code(h.name) == wanted), None)

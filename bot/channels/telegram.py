@@ -1,0 +1,214 @@
+"""Telegram through python-telegram-bot: long polling, or a webhook on the bot's own aiohttp server.
+
+Replies: inline keyboards (callback data ≤ 64 bytes), HTML text split at 4096 characters, images
+uploaded as photos. Errors become DeliveryError, so the engine's outbox retries (429 honours
+retry_after; network errors and 5xx back off) or stops messaging someone who blocked the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import json
+import logging
+import warnings
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import or_, select
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.constants import MessageLimit, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.channels.base import ChannelEnv, DeliveryError
+from bot.channels.markup import to_html
+from bot.channels.split import split_text
+from bot.channels.telegram_inbound import to_inbound
+from bot.messages import Reply
+from bot.roles import Role
+from storage.models import Person
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+TEXT_PIECE = 3500  # plain characters per message, leaving room for HTML escapes under 4096
+CAPTION_LIMIT = int(MessageLimit.CAPTION_LENGTH)
+
+
+class TelegramChannel:
+    name = "telegram"
+
+    def __init__(self, env: ChannelEnv) -> None:
+        settings = env.settings
+        if settings.telegram_token is None:
+            raise ValueError("HOCVUSO_TELEGRAM_TOKEN is not set")
+        self._env = env
+        self._webhook = bool(settings.public_url)
+        if self._webhook and (settings.webhook_secret is None or not settings.webhook_secret.get_secret_value()):
+            raise ValueError("HOCVUSO_WEBHOOK_SECRET must be set when HOCVUSO_PUBLIC_URL is (webhook mode)")
+        api = settings.telegram_api_url
+        builder = (Application.builder().token(settings.telegram_token.get_secret_value())
+                   .base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
+                   .rate_limiter(AIORateLimiter(max_retries=0))  # the outbox retries, honouring retry_after
+                   .concurrent_updates(256)
+                   .connect_timeout(10).read_timeout(20).write_timeout(30).pool_timeout(10)
+                   .get_updates_read_timeout(40))
+        if self._webhook:
+            builder = builder.updater(None)
+        self.app = builder.build()
+        self.app.add_handler(TypeHandler(Update, self._on_update))
+        self.app.add_error_handler(self._on_error)
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    def routes(self, app: web.Application) -> None:
+        if self._webhook:
+            app.router.add_post(WEBHOOK_PATH, self.webhook)
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await self.app.start()
+        await self.set_commands()
+        if self._webhook:
+            secret = self._env.settings.webhook_secret
+            assert secret is not None
+            await self.app.bot.set_webhook(url=f"{self._env.settings.public_url}{WEBHOOK_PATH}",
+                                           secret_token=secret.get_secret_value(),
+                                           allowed_updates=ALLOWED_UPDATES)
+            log.info("telegram: webhook set")
+        else:
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30,
+                                                 bootstrap_retries=-1)
+            log.info("telegram: polling")
+
+    async def stop(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        for task in list(self._background):
+            task.cancel()
+        await self.app.shutdown()
+
+    async def set_commands(self) -> None:
+        """Everyone's command menu, and a full list per chat for mentors and officials."""
+        menu = self._env.command_menu
+        await self.app.bot.set_my_commands(_commands(menu()), scope=BotCommandScopeDefault())
+        async with self._env.sessions() as session:
+            people = list(await session.scalars(select(Person).where(
+                Person.ref.like("telegram:%"), or_(Person.is_mentor, Person.is_official))))
+        for person in people:
+            roles = [role for role, has in ((Role.MENTOR, person.is_mentor), (Role.OFFICIAL, person.is_official))
+                     if has]
+            chat_id = int(person.ref.split(":", 1)[1])
+            try:
+                await self.app.bot.set_my_commands(_commands(menu(*roles)), scope=BotCommandScopeChat(chat_id))
+            except TelegramError as exc:
+                log.warning("telegram: per-chat commands not set: %s", type(exc).__name__)
+
+    # ---- inbound ---------------------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        secret = self._env.settings.webhook_secret
+        given = request.headers.get(SECRET_HEADER, "")
+        if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        try:
+            body = await request.json(loads=json.loads)
+            valid = isinstance(body, dict) and type(body.get("update_id")) is int
+            update = Update.de_json(body, self.app.bot) if valid else None
+        except (ValueError, TypeError, KeyError, TelegramError):
+            update = None
+        if update is None:
+            return web.json_response({"error": "not a Telegram update"}, status=400)
+        await self._process(update)  # returns once the inbound is committed; replies go in the background
+        return web.json_response({"ok": True})
+
+    async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, Update):
+            await self._process(update)
+
+    async def _process(self, update: Update) -> None:
+        query = update.callback_query
+        if query is not None:
+            self._spawn(self._settle_button(update))
+        inbound = await to_inbound(update, self._env.settings.max_photo_bytes)
+        if inbound is not None:
+            await self._env.handle(inbound)
+
+    async def _settle_button(self, update: Update) -> None:
+        """Answer the callback (Telegram shows a spinner until then) and take the keyboard off its message."""
+        query = update.callback_query
+        assert query is not None
+        try:
+            await query.answer()
+            if query.message is not None and query.message.chat.type == "private":
+                await query.edit_message_reply_markup(reply_markup=None)
+        except TelegramError as exc:
+            log.debug("telegram: callback housekeeping failed: %s", type(exc).__name__)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram: update failed: %s", type(context.error).__name__, exc_info=context.error)
+
+    # ---- outbound --------------------------------------------------------------------------------
+
+    async def send(self, person: str, reply: Reply) -> None:
+        chat_id = int(person.split(":", 1)[1])
+        keyboard = _keyboard(reply)
+        pieces = split_text(reply.text, TEXT_PIECE) if reply.text else []
+        try:
+            if reply.image is not None:
+                caption = pieces.pop(0) if pieces and len(to_html(pieces[0])) <= CAPTION_LIMIT else None
+                await self.app.bot.send_photo(
+                    chat_id, photo=reply.image, caption=to_html(caption) if caption else None,
+                    parse_mode=ParseMode.HTML, reply_markup=keyboard if not pieces else None)
+            for index, piece in enumerate(pieces):
+                last = index == len(pieces) - 1
+                await self.app.bot.send_message(chat_id, to_html(piece), parse_mode=ParseMode.HTML,
+                                                reply_markup=keyboard if last else None)
+        except RetryAfter as exc:
+            raise DeliveryError("telegram: flood control", retry_after=_seconds(exc)) from None
+        except Forbidden as exc:
+            raise DeliveryError(f"telegram: forbidden ({exc.message})", unreachable=True) from None
+        except BadRequest as exc:
+            gone = "chat not found" in exc.message.lower()
+            raise DeliveryError(f"telegram: bad request ({exc.message})", permanent=True, unreachable=gone) from None
+        except (TimedOut, NetworkError, TelegramError) as exc:  # network trouble, 5xx: try again later
+            raise DeliveryError(f"telegram: {type(exc).__name__}") from None
+
+
+def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.choices:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(choice.label, callback_data=choice.payload[:64])
+                                  for choice in row] for row in reply.choices])
+
+
+def _commands(menu: list[tuple[str, str]]) -> list[BotCommand]:
+    return [BotCommand(name, description[:256]) for name, description in menu]
+
+
+def _seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the type becomes timedelta; both are handled
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
