@@ -22,7 +22,7 @@ from bot.context import Community
 from bot.engine import Engine
 from bot.messages import Inbound
 from bot.routing import Router
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 from handlers import common
 from lessons import catalog as lesson_catalog
 from storage import migrate
@@ -30,10 +30,6 @@ from storage.db import create_engine, session_factory
 from storage.places import PlacesRepo
 
 log = logging.getLogger(__name__)
-
-
-class ConfigError(Exception):
-    """The deployment is not configured well enough to start; the message says what to set."""
 
 
 def build_router() -> Router:
@@ -112,7 +108,11 @@ async def build(settings: Settings) -> App:
     env = ChannelEnv(settings=settings, handle=handle_in_background, sessions=sessions,
                      command_menu=router.command_menu)
     services: list[Service] = []
-    for channel in platform_channels(env):
+    channels = platform_channels(env)
+    if web_channel is None and not channels:
+        raise ConfigError("No channel to serve: set HOCVUSO_TELEGRAM_TOKEN or HOCVUSO_ZALO_TOKEN, "
+                          "or leave HOCVUSO_WEB_CHAT on.")
+    for channel in channels:
         channel.routes(web_app)
         engine.add_channel(channel)
         services.append(channel)

@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from bot.app import ConfigError, run
+    from bot.app import run
+    from bot.settings import ConfigError
     from lessons.catalog import CatalogError
 
     try:

@@ -11,6 +11,10 @@ DEMO_COMMUNE = "xã Bạch Ngọc"
 DEMO_HAMLETS = ",".join(f"Xóm {n}" for n in range(1, 13))
 
 
+class ConfigError(Exception):
+    """The deployment is not configured well enough to start; the message says what to set."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOCVUSO_", env_file=".env", env_file_encoding="utf-8",
                                       extra="ignore")

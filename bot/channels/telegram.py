@@ -36,6 +36,7 @@ from bot.channels.split import split_text
 from bot.channels.telegram_inbound import to_inbound
 from bot.messages import Reply
 from bot.roles import Role
+from bot.settings import ConfigError
 from storage.models import Person
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,11 @@ class TelegramChannel:
     def __init__(self, env: ChannelEnv) -> None:
         settings = env.settings
         if settings.telegram_token is None:
-            raise ValueError("HOCVUSO_TELEGRAM_TOKEN is not set")
+            raise ConfigError("HOCVUSO_TELEGRAM_TOKEN is not set")
         self._env = env
         self._webhook = bool(settings.public_url)
         if self._webhook and (settings.webhook_secret is None or not settings.webhook_secret.get_secret_value()):
-            raise ValueError("HOCVUSO_WEBHOOK_SECRET must be set when HOCVUSO_PUBLIC_URL is (webhook mode)")
+            raise ConfigError("HOCVUSO_WEBHOOK_SECRET must be set when HOCVUSO_PUBLIC_URL is (webhook mode)")
         api = settings.telegram_api_url
         builder = (Application.builder().token(settings.telegram_token.get_secret_value())
                    .base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
