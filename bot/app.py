@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -90,7 +91,10 @@ async def build(settings: Settings) -> App:
     async with sessions() as session, session.begin():
         commune = await PlacesRepo(session).ensure_commune(settings.commune, settings.hamlet_names)
         community = Community(commune_id=commune.id, commune_name=commune.name,
-                              timezone=ZoneInfo(settings.timezone))
+                              timezone=ZoneInfo(settings.timezone),
+                              help_to_all_mentors=dt.timedelta(minutes=settings.help_all_mentors_minutes),
+                              help_to_officials=dt.timedelta(minutes=settings.help_officials_minutes),
+                              invite_ttl=dt.timedelta(days=settings.invite_days))
     router = build_router()
     engine = Engine(sessions, router, catalog, community)
     web_app = web.Application(client_max_size=1024 * 1024)
@@ -108,11 +112,7 @@ async def build(settings: Settings) -> App:
     env = ChannelEnv(settings=settings, handle=handle_in_background, sessions=sessions,
                      command_menu=router.command_menu)
     services: list[Service] = []
-    channels = platform_channels(env)
-    if web_channel is None and not channels:
-        raise ConfigError("No channel to serve: set HOCVUSO_TELEGRAM_TOKEN or HOCVUSO_ZALO_TOKEN, "
-                          "or leave HOCVUSO_WEB_CHAT on.")
-    for channel in channels:
+    for channel in platform_channels(env):
         channel.routes(web_app)
         engine.add_channel(channel)
         services.append(channel)
@@ -139,6 +139,9 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def run(settings: Settings) -> None:
+    if not settings.web_chat and settings.telegram_token is None and settings.zalo_token is None:
+        raise ConfigError("No channel to serve: set HOCVUSO_TELEGRAM_TOKEN or HOCVUSO_ZALO_TOKEN, "
+                          "or leave HOCVUSO_WEB_CHAT on.")
     app = await build(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

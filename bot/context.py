@@ -10,8 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.messages import Choice, Effect, Inbound, NotifyPerson, Reply, SendReply
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import Choice, Effect, Inbound, NotifyPerson, Reply, ScheduleJob, SendReply
 from lessons.catalog import Catalog
+from storage.escalations import EscalationsRepo
+from storage.invites import InvitesRepo
+from storage.meetings import MeetingsRepo
+from storage.mentors import MentorsRepo
 from storage.models import Person
 from storage.people import PeopleRepo
 from storage.places import PlacesRepo
@@ -21,11 +27,14 @@ from storage.progress import ProgressRepo
 
 @dataclass(frozen=True)
 class Community:
-    """The deployment's commune, as configured."""
+    """The deployment's commune, as configured, and how its help requests move up."""
 
     commune_id: int
     commune_name: str
     timezone: ZoneInfo
+    help_to_all_mentors: dt.timedelta = dt.timedelta(minutes=15)
+    help_to_officials: dt.timedelta = dt.timedelta(hours=2)
+    invite_ttl: dt.timedelta = dt.timedelta(days=7)
 
 
 @dataclass
@@ -35,6 +44,17 @@ class Repos:
     progress: ProgressRepo
     consent: ConsentRepo
     data_requests: DataRequestsRepo
+    mentors: MentorsRepo
+    escalations: EscalationsRepo
+    invites: InvitesRepo
+    meetings: MeetingsRepo
+
+    @classmethod
+    def bound(cls, session: AsyncSession) -> Repos:
+        return cls(people=PeopleRepo(session), places=PlacesRepo(session), progress=ProgressRepo(session),
+                   consent=ConsentRepo(session), data_requests=DataRequestsRepo(session),
+                   mentors=MentorsRepo(session), escalations=EscalationsRepo(session),
+                   invites=InvitesRepo(session), meetings=MeetingsRepo(session))
 
 
 @dataclass
@@ -64,6 +84,9 @@ class Context:
 
     def notify(self, person: str, reply: Reply) -> None:
         self.effects.append(NotifyPerson(person=person, reply=reply))
+
+    def schedule(self, kind: str, run_at: dt.datetime, **payload: Any) -> None:
+        self.effects.append(ScheduleJob(kind=kind, run_at=run_at, payload=payload))
 
     def became(self, person: Person) -> None:
         """The handler created this person (they just consented)."""

@@ -17,18 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channels.base import Channel, DeliveryError
 from bot.context import Community, Context, Repos
 from bot.locks import KeyedLocks
-from bot.messages import Choice, Inbound, InboundKind, NotifyPerson, Outgoing, Reply, SendReply
+from bot.messages import Choice, Inbound, InboundKind, NotifyPerson, Outgoing, Reply, ScheduleJob, SendReply
 from bot.roles import Role, has_role
 from bot.routing import Router
 from lessons.catalog import Catalog
 from lessons.textmatch import fold
+from storage.jobs import JobsRepo
 from storage.media import MediaRepo
 from storage.messaging import InboxRepo, OutboxRepo
 from storage.models import Person, utcnow
 from storage.people import PeopleRepo
-from storage.places import PlacesRepo
-from storage.privacy import ConsentRepo, DataRequestsRepo
-from storage.progress import ProgressRepo
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +102,9 @@ class Engine:
         return set()
 
     async def _run(self, session: AsyncSession, inbound: Inbound) -> set[str]:
-        repos = Repos(people=PeopleRepo(session), places=PlacesRepo(session), progress=ProgressRepo(session),
-                      consent=ConsentRepo(session), data_requests=DataRequestsRepo(session))
+        repos = Repos.bound(session)
+        if inbound.kind is InboundKind.JOB and not await JobsRepo(session).finish(int(inbound.data["job_id"])):
+            return set()  # already fired (another worker, or an earlier run)
         person = await repos.people.by_ref(inbound.person)
         if person is not None and person.unreachable_since is not None:
             person.unreachable_since = None  # they wrote to us: reachable again
@@ -125,15 +124,23 @@ class Engine:
         for effect in ctx.effects:
             if isinstance(effect, NotifyPerson) and effect.person in unreachable:
                 continue  # they blocked the bot: not messaged again until they write
+            if isinstance(effect, ScheduleJob):
+                await JobsRepo(session).schedule(effect.kind, effect.run_at, effect.payload)
+                continue
+            if isinstance(effect, SendReply) and inbound.kind is InboundKind.JOB:
+                log.warning("a %s job tried to reply to nobody; use ctx.notify", inbound.command)
+                continue
             if isinstance(effect, SendReply):
                 target, reply = inbound.person, effect.reply
-                if reply.choices:
-                    ctx.state["offered"] = [c.payload for c in reply.flat_choices()]
-                    ctx.state["labels"] = [c.label for c in reply.flat_choices()]
-                    ctx.state["numbered"] = reply.numbered
+                _remember_choices(ctx.state, reply)
             elif isinstance(effect, NotifyPerson):
                 target, reply = effect.person, effect.reply
                 others.add(target)
+                if reply.choices and target != inbound.person:
+                    # Their newest message's choices are what a typed number means (Zalo has no buttons).
+                    recipient = await repos.people.by_ref(target)
+                    if recipient is not None:
+                        recipient.state = _remember_choices(dict(recipient.state), reply)
             await outbox.add(target, Outgoing(person=target, reply=reply).model_dump_json())
         if ctx.person is not None and not ctx.erased:
             ctx.person.state = dict(ctx.state)
@@ -203,11 +210,21 @@ class Engine:
             await InboxRepo(session).purge(utcnow() - older_than)
             await MediaRepo(session).purge()
 
+    async def run_due_jobs(self, now: dt.datetime | None = None) -> int:
+        """Fire every due job once (each through the engine, so its effects are committed with it)."""
+        async with self._sessions() as session:
+            jobs = await JobsRepo(session).due(now)
+        for job in jobs:
+            await self.handle(Inbound(person=f"system:job:{job.id}", kind=InboundKind.JOB, key=f"job:{job.id}",
+                                      command=job.kind, data={**job.payload, "job_id": job.id}))
+        return len(jobs)
+
     async def sweep_forever(self, interval: float = 2.0) -> None:
         next_purge = 0.0
         loop = asyncio.get_running_loop()
         while True:
             try:
+                await self.run_due_jobs()
                 await self.deliver_pending()
                 if loop.time() >= next_purge:
                     await self.forget_old_keys()
@@ -215,6 +232,14 @@ class Engine:
             except Exception:
                 log.exception("outbox sweep failed")
             await asyncio.sleep(interval)
+
+
+def _remember_choices(state: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    if reply.choices:
+        state["offered"] = [c.payload for c in reply.flat_choices()]
+        state["labels"] = [c.label for c in reply.flat_choices()]
+        state["numbered"] = reply.numbered
+    return state
 
 
 def _as_choice(inbound: Inbound, state: Mapping[str, Any]) -> Inbound:

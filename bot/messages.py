@@ -23,6 +23,7 @@ class InboundKind(enum.StrEnum):
     PHOTO = "photo"
     COMMAND = "command"
     OTHER = "other"  # a sticker, a voice note, a file: something the bot cannot read
+    JOB = "job"  # a durable timer firing (command = its kind, data = its payload)
 
 
 def _b64_decode(value: Any) -> bytes:
@@ -51,6 +52,7 @@ class Inbound(BaseModel):
     received_at: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))
     name_hint: str = ""  # what the platform calls the person; never stored
     problem: str = ""  # set by an adapter that could not take something: "photo_too_large", "photo_unreadable"
+    data: dict[str, Any] = Field(default_factory=dict)  # a job's payload
 
     @property
     def channel(self) -> str:
@@ -105,7 +107,15 @@ class NotifyPerson(BaseModel):
     reply: Reply
 
 
-Effect = SendReply | NotifyPerson
+class ScheduleJob(BaseModel):
+    """Effect: run the job handler `kind` at `run_at` (UTC) with `payload` — durable, once."""
+
+    kind: str
+    run_at: dt.datetime
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+Effect = SendReply | NotifyPerson | ScheduleJob
 
 
 class Outgoing(BaseModel):

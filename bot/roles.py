@@ -10,6 +10,7 @@ class Role(enum.StrEnum):
     VILLAGER = "villager"  # anyone who consented: every mentor and official is a villager too
     MENTOR = "mentor"
     OFFICIAL = "official"
+    HELPER = "helper"  # a mentor or an official: may take help requests
 
 
 def has_role(role: Role, *, consented: bool, is_mentor: bool, is_official: bool) -> bool:
@@ -21,4 +22,6 @@ def has_role(role: Role, *, consented: bool, is_mentor: bool, is_official: bool)
         return True
     if role is Role.MENTOR:
         return is_mentor
+    if role is Role.HELPER:
+        return is_mentor or is_official
     return is_official

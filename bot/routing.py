@@ -29,6 +29,7 @@ class Router:
         self.commands: dict[str, Route] = {}
         self.choices: dict[str, Route] = {}
         self.flows: dict[str, Route] = {}
+        self.jobs: dict[str, Route] = {}
         self.fallback_route: Route | None = None
         self.forbidden_route: Route | None = None
         self.described: list[tuple[str, str, Role]] = []
@@ -43,6 +44,8 @@ class Router:
     def command_menu(self, *roles: Role) -> list[tuple[str, str]]:
         """The described commands that people with these roles may use, in registration order."""
         allowed = {Role.ANYONE, Role.VILLAGER, *roles}
+        if allowed & {Role.MENTOR, Role.OFFICIAL}:
+            allowed.add(Role.HELPER)
         return [(name, text) for name, text, role in self.described if role in allowed]
 
     def choice(self, *prefixes: str, requires: Role = Role.VILLAGER) -> Callable[[Handler], Handler]:
@@ -50,6 +53,10 @@ class Router:
 
     def flow(self, *flows: str, requires: Role = Role.VILLAGER) -> Callable[[Handler], Handler]:
         return self._register(self.flows, flows, requires)
+
+    def job(self, *kinds: str) -> Callable[[Handler], Handler]:
+        """A durable timer's handler; it runs with no person (Role.ANYONE) and may only notify people."""
+        return self._register(self.jobs, kinds, Role.ANYONE)
 
     def fallback(self, handler: Handler) -> Handler:
         self.fallback_route = Route(handler, Role.ANYONE)
@@ -72,7 +79,7 @@ class Router:
 
     def include(self, other: Router) -> None:
         for mine, theirs in ((self.commands, other.commands), (self.choices, other.choices),
-                             (self.flows, other.flows)):
+                             (self.flows, other.flows), (self.jobs, other.jobs)):
             for key, route in theirs.items():
                 if key in mine:
                     raise ValueError(f"route {key!r} registered twice")
@@ -83,6 +90,8 @@ class Router:
 
     def resolve(self, inbound: Inbound, flow: str | None) -> Route | None:
         route: Route | None = None
+        if inbound.kind is InboundKind.JOB:
+            return self.jobs.get(inbound.command)
         if inbound.kind is InboundKind.COMMAND:
             route = self.commands.get(inbound.command)
         elif inbound.kind is InboundKind.CHOICE:

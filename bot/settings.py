@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     zalo_token: SecretStr | None = None
     zalo_api_url: str = "https://bot-api.zaloplatforms.com"
     max_photo_bytes: int = 10 * 1024 * 1024
+    help_all_mentors_minutes: int = 15  # an unclaimed help request then goes to every mentor
+    help_officials_minutes: int = 120  # … and then to the officials
+    invite_days: int = 7
     media_ttl_hours: int = 24
 
     @field_validator("public_url", "telegram_api_url", "zalo_api_url")

@@ -79,6 +79,9 @@ class Person(Base):
     guardian_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     is_mentor: Mapped[bool] = mapped_column(Boolean, default=False)
     is_official: Mapped[bool] = mapped_column(Boolean, default=False)
+    mentor_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Only mentors and officials give a name: what villagers see them as ("Lan – Đoàn thanh niên").
+    display_name: Mapped[str | None] = mapped_column(String(60))
     # The conversation: where the person is (flow, lesson, step, quiz answers) and the choices last offered.
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -115,6 +118,8 @@ class LessonProgress(Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     best_score: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Completed with a mentor's help at a 1-1 meeting (counted apart in statistics).
+    assisted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ProgressEvent(Base):
