@@ -23,6 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply Alembic migrations")
+    invite = commands.add_parser("invite", help="print a single-use invite code")
+    invite.add_argument("role", choices=["mentor"], help="what the code makes someone")
+    officials = commands.add_parser("officials", help="commune officials")
+    officials_commands = officials.add_subparsers(dest="officials_command", required=True)
+    officials_add = officials_commands.add_parser("add", help="make telegram:<id> or zalo:<id> an official")
+    officials_add.add_argument("ref", help="telegram:<id> or zalo:<id> (the id the bot shows with /toi)")
+    officials_add.add_argument("--name", default=None, help="how people see them, e.g. \"Chị Hoa – VHXH\"")
     links = commands.add_parser("links", help="print each hamlet's Telegram deep link (pre-selects the hamlet)")
     links.add_argument("--bot-username", default=None, help="skip asking Telegram (getMe) for the bot's username")
     lessons = commands.add_parser("lessons", help="lesson content tools")
@@ -39,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         return _db_upgrade(settings)
     if args.command == "links":
         return _links(settings, args.bot_username)
+    if args.command in ("invite", "officials"):
+        from bot import admin
+
+        if args.command == "invite":
+            return admin.run(settings, admin.invite(args.role))
+        return admin.run(settings, admin.add_official(args.ref, args.name))
     if args.command == "demo":
         settings = settings.for_demo(args.database)
         if args.port is not None:

@@ -16,6 +16,7 @@ from bot.messages import Choice, Effect, Inbound, NotifyPerson, Reply, ScheduleJ
 from lessons.catalog import Catalog
 from storage.escalations import EscalationsRepo
 from storage.invites import InvitesRepo
+from storage.media import MediaRepo
 from storage.meetings import MeetingsRepo
 from storage.mentors import MentorsRepo
 from storage.models import Person
@@ -48,13 +49,14 @@ class Repos:
     escalations: EscalationsRepo
     invites: InvitesRepo
     meetings: MeetingsRepo
+    media: MediaRepo
 
     @classmethod
     def bound(cls, session: AsyncSession) -> Repos:
         return cls(people=PeopleRepo(session), places=PlacesRepo(session), progress=ProgressRepo(session),
                    consent=ConsentRepo(session), data_requests=DataRequestsRepo(session),
                    mentors=MentorsRepo(session), escalations=EscalationsRepo(session),
-                   invites=InvitesRepo(session), meetings=MeetingsRepo(session))
+                   invites=InvitesRepo(session), meetings=MeetingsRepo(session), media=MediaRepo(session))
 
 
 @dataclass

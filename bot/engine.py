@@ -235,10 +235,10 @@ class Engine:
 
 
 def _remember_choices(state: dict[str, Any], reply: Reply) -> dict[str, Any]:
-    if reply.choices:
-        state["offered"] = [c.payload for c in reply.flat_choices()]
-        state["labels"] = [c.label for c in reply.flat_choices()]
-        state["numbered"] = reply.numbered
+    """Typed numbers and labels refer to the choices of the newest message (none, if it has none)."""
+    state["offered"] = [c.payload for c in reply.flat_choices()]
+    state["labels"] = [c.label for c in reply.flat_choices()]
+    state["numbered"] = reply.numbered
     return state
 
 

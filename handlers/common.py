@@ -6,7 +6,7 @@ from bot.context import Context
 from bot.messages import Choice, Inbound, InboundKind
 from bot.roles import Role
 from bot.routing import Router
-from handlers import learner, onboarding
+from handlers import help, learner, meeting, mentor, official, onboarding
 from handlers.menu import in_progress, menu_choices, show_menu
 from handlers.voice import AGE_GROUPS, address, menu_button
 from lessons.textmatch import fold
@@ -56,6 +56,12 @@ async def help_(inbound: Inbound, ctx: Context) -> None:
               f"• /start: bắt đầu hoặc học tiếp · /menu: menu chính\n"
               f"• /tiendo: xem tiến độ · /dulieucuatoi: xem dữ liệu đã lưu · /xoadulieu: xóa dữ liệu",
               [[menu_button()]])
+
+
+@router.command("toi", requires=Role.ANYONE)
+async def whoami(inbound: Inbound, ctx: Context) -> None:
+    """The person's own account reference, for a commune official who is adding them as an official."""
+    ctx.reply(f"Mã tài khoản của bạn: {ctx.ref}\nChỉ đưa mã này cho cán bộ xã khi được yêu cầu.")
 
 
 # ---- deleting one's data (Law 91/2025 Art 14; Decree 356/2025 Art 5) -----------------------------
@@ -131,6 +137,8 @@ async def fallback(inbound: Inbound, ctx: Context) -> None:
     if inbound.kind is InboundKind.TEXT and fold(inbound.text) in MENU_WORDS:
         show_menu(ctx)
         return
+    if await help.relay_from_person(inbound, ctx):  # a helper has their request: it goes to them
+        return
     you = address(ctx)
     if inbound.problem == "photo_too_large":
         lead = f"Ảnh này lớn quá, {you.me} chưa nhận được ạ. {you.You} chụp màn hình hoặc gửi ảnh nhỏ hơn nhé."
@@ -164,3 +172,7 @@ async def forbidden(inbound: Inbound, ctx: Context) -> None:
 # Registered last, so the command menu starts with /start, /menu and help.
 router.include(onboarding.router)
 router.include(learner.router)
+router.include(help.router)
+router.include(mentor.router)
+router.include(meeting.router)
+router.include(official.router)

@@ -10,7 +10,7 @@ from bot.roles import Role
 from bot.routing import Router
 from handlers.menu import in_progress, show_menu
 from handlers.onboarding import continue_onboarding
-from handlers.voice import CONTINUE, LEARN, REPEAT, RESUME, address, menu_button, paged
+from handlers.voice import ASK_HELP, CONTINUE, LEARN, REPEAT, RESUME, STUCK, address, menu_button, paged
 from lessons.schema import DoneCheck, Lesson, TypedAnswer
 
 router = Router()
@@ -125,20 +125,25 @@ def show_step(ctx: Context, lesson: Lesson, index: int) -> None:
     head = f"Bước {index + 1}/{len(lesson.steps)} · {lesson.title}"
     text = f"{head}\n\n{you.adapt(step.text)}"
     here = f"{lesson.id}:{step.id}"
+    stuck = Choice(label=STUCK, payload=f"stuck:{here}")
     if isinstance(step.practice, DoneCheck):
         ctx.reply(f"{text}\n\n{you.adapt(step.practice.prompt)}", [
             [Choice(label="✅ Làm được rồi", payload=f"did:{here}:y")],
-            [Choice(label="Chưa làm được", payload=f"did:{here}:n")],
-            [Choice(label=REPEAT, payload=f"again:{here}")], [menu_button()]])
+            [Choice(label="Chưa làm được", payload=f"did:{here}:n")], [stuck], [menu_button()]])
         return
     if isinstance(step.practice, TypedAnswer):
         ctx.state["flow"] = "practice"
         ctx.reply(f"{text}\n\n✍️ {you.adapt(step.practice.prompt)}", [
-            [Choice(label=REPEAT, payload=f"again:{here}")],
+            [Choice(label=REPEAT, payload=f"again:{here}")], [stuck],
             [Choice(label="Bỏ qua bước này", payload=f"skip:{here}")], [menu_button()]], numbered=False)
         return
     ctx.reply(text, [[Choice(label=CONTINUE, payload=f"next:{here}")],
-                     [Choice(label=REPEAT, payload=f"again:{here}")], [menu_button()]])
+                     [Choice(label=REPEAT, payload=f"again:{here}")], [stuck], [menu_button()]])
+
+
+def remember_answer(ctx: Context, answer: str) -> None:
+    """The last few answers, shown to a mentor if the person asks for help."""
+    ctx.state["recent"] = [*list(ctx.state.get("recent") or []), answer[:80]][-3:]
 
 
 def _current(ctx: Context, payload: str) -> tuple[Lesson, int] | None:
@@ -191,9 +196,10 @@ async def step_button(inbound: Inbound, ctx: Context) -> None:
         you = address(ctx)
         here_id = f"{lesson.id}:{lesson.steps[index].id}"
         ctx.reply(f"Không sao đâu ạ. {you.You} đọc lại từ từ, làm theo từng chữ một nhé.\n"
-                  f"Nếu vẫn khó, {you.you} nhờ người thân hoặc tổ công nghệ số ở xóm giúp.",
+                  f"Nếu vẫn khó, {you.you} hỏi tình nguyện viên của xóm.",
                   [[Choice(label=REPEAT, payload=f"again:{here_id}")],
-                   [Choice(label=CONTINUE, payload=f"next:{here_id}")], [menu_button()]])
+                   [Choice(label=CONTINUE, payload=f"next:{here_id}")],
+                   [Choice(label=ASK_HELP, payload=f"stuck:{here_id}")], [menu_button()]])
 
 
 async def practised(ctx: Context, lesson: Lesson, index: int) -> None:
@@ -217,6 +223,7 @@ async def practice_answer(inbound: Inbound, ctx: Context) -> None:
     if not inbound.text:
         ctx.reply(f"{you.You} gõ câu trả lời bằng chữ vào ô nhắn tin nhé.", numbered=False)
         return
+    remember_answer(ctx, inbound.text)
     if practice.is_accepted(inbound.text):
         await practised(ctx, lesson, index)
         ctx.reply(f"✅ Đúng rồi ạ! {you.You} giỏi quá.")
@@ -224,7 +231,7 @@ async def practice_answer(inbound: Inbound, ctx: Context) -> None:
         return
     hint = f"\nGợi ý: {you.adapt(practice.hint)}" if practice.hint else ""
     ctx.reply(f"Chưa đúng rồi ạ, mình thử lại nhé.{hint}",
-              [[Choice(label=REPEAT, payload=f"again:{here}")],
+              [[Choice(label=REPEAT, payload=f"again:{here}")], [Choice(label=STUCK, payload=f"stuck:{here}")],
                [Choice(label="Bỏ qua bước này", payload=f"skip:{here}")], [menu_button()]], numbered=False)
 
 
@@ -272,6 +279,7 @@ async def quiz_answer(inbound: Inbound, ctx: Context) -> None:
         stale_button(ctx)
         return
     you = address(ctx)
+    remember_answer(ctx, question.options[chosen])
     right = chosen == question.answer_index
     verdict = "✅ Đúng rồi ạ!" if right else f"Chưa đúng ạ. Đáp án đúng là: **{question.answer}**."
     ctx.reply(f"{verdict}\n{you.adapt(question.explanation)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.messages import Choice
-from handlers.voice import LEARN, PROGRESS, RESUME, address
+from handlers.voice import ASK_HELP, LEARN, PROGRESS, RESUME, address
 
 
 def in_progress(ctx: Context) -> str | None:
@@ -18,6 +18,7 @@ def menu_choices(ctx: Context) -> list[list[Choice]]:
     if in_progress(ctx):
         rows.insert(0, [Choice(label=RESUME, payload="resume")])
     rows.append([Choice(label=PROGRESS, payload="progress")])
+    rows.append([Choice(label=ASK_HELP, payload="help")])
     return rows
 
 

@@ -185,7 +185,7 @@ async def guardian_typed(inbound: Inbound, ctx: Context) -> None:
 async def continue_onboarding(ctx: Context) -> bool:
     """Ask what is still missing (hamlet, age, a guardian); True when something was asked."""
     person = ctx.person
-    if person is None:
+    if person is None or person.is_official:  # officials are appointed, not onboarded as learners
         return False
     if person.hamlet_id is None:
         await ask_hamlet(ctx)

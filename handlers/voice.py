@@ -19,6 +19,8 @@ LEARN = "📚 Học bài"
 RESUME = "▶ Học tiếp"
 PROGRESS = "📊 Tiến độ của tôi"
 MORE = "➡ Xem thêm"
+STUCK = "❓ Chưa hiểu"
+ASK_HELP = "🙋 Hỏi người hỗ trợ"
 
 
 @dataclass(frozen=True)

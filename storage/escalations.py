@@ -56,6 +56,11 @@ class EscalationsRepo:
             await self._session.refresh(row)
         return row
 
+    async def latest_held_by(self, mentor_id: int) -> Escalation | None:
+        return (await self._session.scalars(select(Escalation).where(
+            Escalation.claimed_by == mentor_id, Escalation.status == "claimed")
+            .order_by(Escalation.claimed_at.desc(), Escalation.id.desc()))).first()
+
     async def cases_of(self, mentor_id: int, commune_id: int, hamlet_ids: list[int]) -> list[Escalation]:
         """A mentor's own claimed cases, then open ones they may take (their hamlets or raised), oldest first."""
         own = select(Escalation).where(Escalation.claimed_by == mentor_id, Escalation.status == "claimed")

@@ -27,5 +27,8 @@ class MediaRepo:
         return (await self._session.scalars(select(MediaFile).where(
             MediaFile.token == token, MediaFile.expires_at > (now or utcnow())))).first()
 
+    async def delete(self, token: str) -> None:
+        await self._session.execute(delete(MediaFile).where(MediaFile.token == token))
+
     async def purge(self, now: dt.datetime | None = None) -> None:
         await self._session.execute(delete(MediaFile).where(MediaFile.expires_at <= (now or utcnow())))

@@ -46,6 +46,16 @@ class ProgressRepo:
             await self.event(person_id, "lesson_completed", lesson_id=lesson_id, value=score)
         return first
 
+    async def assisted(self, person_id: int, lesson_id: str, step_ids: list[str], mentor_id: int) -> None:
+        """A mentor went through the lesson with the person in person: every step done "with help"."""
+        row = await self.start(person_id, lesson_id, step_ids[-1] if step_ids else "quiz")
+        for step_id in step_ids:
+            await self.event(person_id, "step_assisted", lesson_id=lesson_id, step_id=step_id, value=mentor_id)
+        if row.completed_at is None:
+            row.completed_at = utcnow()
+            row.assisted = True
+            await self.event(person_id, "lesson_completed_assisted", lesson_id=lesson_id, value=mentor_id)
+
     async def completed_lessons(self, person_id: int) -> set[str]:
         rows = await self._session.scalars(select(LessonProgress.lesson_id).where(
             LessonProgress.person_id == person_id, LessonProgress.completed_at.is_not(None)))

@@ -53,7 +53,7 @@ async def test_polling_onboarding_and_a_full_lesson(fake: FakeTelegram, bot: App
     await user.press("Bài thử")
     await user.press("Bài 1")
     assert "📘 <b>Bài thử nghiệm</b>" in user.text and "Bước 1/3" in user.text
-    assert user.labels() == ["▶ Tiếp tục", "🔁 Nhắc lại", "🏠 Về menu"]
+    assert user.labels() == ["▶ Tiếp tục", "🔁 Nhắc lại", "❓ Chưa hiểu", "🏠 Về menu"]
     await user.press("▶ Tiếp tục")
     await user.say("50.000")
     await user.press("✅ Làm được rồi")

@@ -21,7 +21,7 @@ async def open_lesson(chat: Chat) -> None:
 async def test_lesson_steps_practice_and_quiz_with_typed_answers(chat: Chat, app: tuple[App, Recorder]) -> None:
     await open_lesson(chat)
     assert "Bước 1/3 · Bài thử nghiệm" in chat.text
-    assert chat.labels() == ["▶ Tiếp tục", "🔁 Nhắc lại", "🏠 Về menu"]
+    assert chat.labels() == ["▶ Tiếp tục", "🔁 Nhắc lại", "❓ Chưa hiểu", "🏠 Về menu"]
     await chat.press("🔁 Nhắc lại")
     assert "Bước 1/3" in chat.text
     await chat.press("▶ Tiếp tục")
