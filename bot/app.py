@@ -21,6 +21,7 @@ from bot.channels.base import ChannelEnv, Service
 from bot.channels.web import WebChannel
 from bot.context import Community
 from bot.engine import Engine
+from bot.media import vietqr
 from bot.messages import Inbound
 from bot.routing import Router
 from bot.settings import ConfigError, Settings
@@ -94,7 +95,8 @@ async def build(settings: Settings) -> App:
                               timezone=ZoneInfo(settings.timezone),
                               help_to_all_mentors=dt.timedelta(minutes=settings.help_all_mentors_minutes),
                               help_to_officials=dt.timedelta(minutes=settings.help_officials_minutes),
-                              invite_ttl=dt.timedelta(days=settings.invite_days))
+                              invite_ttl=dt.timedelta(days=settings.invite_days),
+                              practice_account=_practice_account(settings.practice_account))
     router = build_router()
     engine = Engine(sessions, router, catalog, community)
     web_app = web.Application(client_max_size=1024 * 1024)
@@ -132,6 +134,16 @@ def platform_channels(env: ChannelEnv) -> list[Any]:
 
         channels.append(ZaloChannel(env))
     return channels
+
+
+def _practice_account(spec: str) -> tuple[str, str, str] | None:
+    if not spec.strip():
+        return None
+    try:
+        return vietqr.parse_practice_account(spec)
+    except vietqr.VietQRError as exc:
+        raise ConfigError(f"HOCVUSO_PRACTICE_ACCOUNT is not BIN:account:NAME ({exc.reason}), "
+                          "e.g. 970405:1234567890:UBND XA BACH NGOC") from None
 
 
 async def _healthz(request: web.Request) -> web.Response:

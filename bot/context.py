@@ -36,6 +36,7 @@ class Community:
     help_to_all_mentors: dt.timedelta = dt.timedelta(minutes=15)
     help_to_officials: dt.timedelta = dt.timedelta(hours=2)
     invite_ttl: dt.timedelta = dt.timedelta(days=7)
+    practice_account: tuple[str, str, str] | None = None  # (bank BIN, account, name) for practice payments
 
 
 @dataclass

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     help_all_mentors_minutes: int = 15  # an unclaimed help request then goes to every mentor
     help_officials_minutes: int = 120  # … and then to the officials
     invite_days: int = 7
+    # "970405:1234567890:UBND XA BACH NGOC": the account practice VietQR codes pay to (never confirmed).
+    practice_account: str = ""
     media_ttl_hours: int = 24
 
     @field_validator("public_url", "telegram_api_url", "zalo_api_url")

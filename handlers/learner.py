@@ -8,6 +8,7 @@ from bot.context import Context
 from bot.messages import Choice, Inbound
 from bot.roles import Role
 from bot.routing import Router
+from handlers import practice
 from handlers.menu import in_progress, show_menu
 from handlers.onboarding import continue_onboarding
 from handlers.voice import ASK_HELP, CONTINUE, LEARN, REPEAT, RESUME, STUCK, address, menu_button, paged
@@ -131,9 +132,12 @@ def show_step(ctx: Context, lesson: Lesson, index: int) -> None:
             [Choice(label="✅ Làm được rồi", payload=f"did:{here}:y")],
             [Choice(label="Chưa làm được", payload=f"did:{here}:n")], [stuck], [menu_button()]])
         return
-    if isinstance(step.practice, TypedAnswer):
+    if practice.expects_typing(step):
+        assert step.practice is not None and not isinstance(step.practice, DoneCheck)
         ctx.state["flow"] = "practice"
-        ctx.reply(f"{text}\n\n✍️ {you.adapt(step.practice.prompt)}", [
+        extra = practice.note(ctx, step)
+        prompt = f"{text}\n\n✍️ {you.adapt(step.practice.prompt)}" + (f"\n{you.adapt(extra)}" if extra else "")
+        ctx.reply(prompt, image=practice.prepare(ctx, step), choices=[
             [Choice(label=REPEAT, payload=f"again:{here}")], [stuck],
             [Choice(label="Bỏ qua bước này", payload=f"skip:{here}")], [menu_button()]], numbered=False)
         return
@@ -213,23 +217,24 @@ async def practice_answer(inbound: Inbound, ctx: Context) -> None:
     lesson_id = in_progress(ctx)
     lesson = ctx.catalog.lesson(lesson_id) if lesson_id else None
     index = lesson.step_index(str(ctx.state.get("step"))) if lesson else None
-    if lesson is None or index is None or not isinstance(lesson.steps[index].practice, TypedAnswer):
+    if lesson is None or index is None or not practice.expects_typing(lesson.steps[index]):
         show_menu(ctx)
         return
-    practice = lesson.steps[index].practice
-    assert isinstance(practice, TypedAnswer)
+    step = lesson.steps[index]
     you = address(ctx)
     here = f"{lesson.id}:{lesson.steps[index].id}"
     if not inbound.text:
         ctx.reply(f"{you.You} gõ câu trả lời bằng chữ vào ô nhắn tin nhé.", numbered=False)
         return
     remember_answer(ctx, inbound.text)
-    if practice.is_accepted(inbound.text):
+    if practice.accepted(ctx, step, inbound.text):
         await practised(ctx, lesson, index)
+        ctx.state.pop("qr_word", None)
         ctx.reply(f"✅ Đúng rồi ạ! {you.You} giỏi quá.")
         await advance(ctx, lesson, index)
         return
-    hint = f"\nGợi ý: {you.adapt(practice.hint)}" if practice.hint else ""
+    given = step.practice.hint if isinstance(step.practice, TypedAnswer) else ""
+    hint = f"\nGợi ý: {you.adapt(given)}" if given else ""
     ctx.reply(f"Chưa đúng rồi ạ, mình thử lại nhé.{hint}",
               [[Choice(label=REPEAT, payload=f"again:{here}")], [Choice(label=STUCK, payload=f"stuck:{here}")],
                [Choice(label="Bỏ qua bước này", payload=f"skip:{here}")], [menu_button()]], numbered=False)

@@ -54,7 +54,23 @@ class DoneCheck(_Strict):
     prompt: Text
 
 
-Practice = Annotated[TypedAnswer | DoneCheck, Field(discriminator="type")]
+class QRChallenge(_Strict):
+    """The bot shows a QR code holding a fresh word; the person scans it (Zalo, camera) and types the word."""
+
+    type: Literal["qr"]
+    prompt: Text
+
+
+class PracticePayment(_Strict):
+    """The bot shows a VietQR for a small amount to the commune's practice account; the person scans it in
+    their bank app, reads the recipient and amount, does NOT confirm, and types the amount."""
+
+    type: Literal["payment"]
+    prompt: Text
+    amount: int = Field(ge=1_000, le=50_000)
+
+
+Practice = Annotated[TypedAnswer | DoneCheck | QRChallenge | PracticePayment, Field(discriminator="type")]
 
 
 class Step(_Strict):

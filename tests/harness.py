@@ -40,9 +40,9 @@ TEST_LESSONS = pathlib.Path(__file__).with_name("data") / "lessons"
 
 
 async def start_app(db_path: pathlib.Path, recorder: Recorder | None = None,
-                    lessons: pathlib.Path | None = TEST_LESSONS) -> tuple[App, Recorder]:
+                    lessons: pathlib.Path | None = TEST_LESSONS, **extra: object) -> tuple[App, Recorder]:
     """The real app on a SQLite file; by default on the small test lessons (pass lessons=None for the real ones)."""
-    app = await build(settings_for(db_path, lessons_dir=lessons))
+    app = await build(settings_for(db_path, lessons_dir=lessons, **extra))
     recorder = recorder or Recorder()
     app.engine.add_channel(recorder)
     return app, recorder
