@@ -369,7 +369,7 @@ async def progress(inbound: Inbound, ctx: Context) -> None:
         lines.append(f"**{track.title}**: {bar(finished, len(lessons))} {finished}/{len(lessons)}{after}")
     total = len(ctx.catalog.lessons)
     head = f"📊 Tiến độ của {you.you}: {len(done & set(ctx.catalog.lessons))}/{total} bài."
-    rows = [[Choice(label=RESUME, payload="resume")]] if in_progress(ctx) else [[Choice(label=LEARN, payload="learn")]]
-    rows.append([menu_button()])
+    rows = [[Choice(label=RESUME, payload="resume")]] if in_progress(ctx) else []
+    rows += [[Choice(label=LEARN, payload="learn")], [menu_button()]]
     ctx.state["flow"] = None
     ctx.reply(head + "\n\n" + "\n".join(lines), rows)

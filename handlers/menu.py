@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.messages import Choice
-from handlers.voice import ASK_HELP, LEARN, PROGRESS, RESUME, address
+from handlers.voice import ASK_HELP, CHECK_QR, LEARN, PROGRESS, RESUME, address
 
 
 def in_progress(ctx: Context) -> str | None:
@@ -14,12 +14,10 @@ def in_progress(ctx: Context) -> str | None:
 
 
 def menu_choices(ctx: Context) -> list[list[Choice]]:
-    rows = [[Choice(label=LEARN, payload="learn")]]
-    if in_progress(ctx):
-        rows.insert(0, [Choice(label=RESUME, payload="resume")])
-    rows.append([Choice(label=PROGRESS, payload="progress")])
-    rows.append([Choice(label=ASK_HELP, payload="help")])
-    return rows
+    """Four at most: learning (or carrying on), checking a QR code, progress, asking for help."""
+    learning = Choice(label=RESUME, payload="resume") if in_progress(ctx) else Choice(label=LEARN, payload="learn")
+    return [[learning], [Choice(label=CHECK_QR, payload="qrcheck")], [Choice(label=PROGRESS, payload="progress")],
+            [Choice(label=ASK_HELP, payload="help")]]
 
 
 def show_menu(ctx: Context, lead: str = "") -> None:

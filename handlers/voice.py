@@ -21,6 +21,7 @@ PROGRESS = "📊 Tiến độ của tôi"
 MORE = "➡ Xem thêm"
 STUCK = "❓ Chưa hiểu"
 ASK_HELP = "🙋 Hỏi người hỗ trợ"
+CHECK_QR = "🔍 Kiểm tra mã QR"
 
 
 @dataclass(frozen=True)
