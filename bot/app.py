@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import verify_page
 from bot.channels.base import ChannelEnv, Service
 from bot.channels.web import WebChannel
 from bot.context import Community
@@ -96,11 +97,13 @@ async def build(settings: Settings) -> App:
                               help_to_all_mentors=dt.timedelta(minutes=settings.help_all_mentors_minutes),
                               help_to_officials=dt.timedelta(minutes=settings.help_officials_minutes),
                               invite_ttl=dt.timedelta(days=settings.invite_days),
-                              practice_account=_practice_account(settings.practice_account))
+                              practice_account=_practice_account(settings.practice_account),
+                              public_url=settings.public_url)
     router = build_router()
     engine = Engine(sessions, router, catalog, community)
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app.router.add_get("/healthz", _healthz)
+    verify_page.register(web_app, sessions)
     web_channel: WebChannel | None = None
     if settings.web_chat:
         web_channel = WebChannel()

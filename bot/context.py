@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Choice, Effect, Inbound, NotifyPerson, Reply, ScheduleJob, SendReply
 from lessons.catalog import Catalog
+from storage.certificates import CertificatesRepo
 from storage.escalations import EscalationsRepo
 from storage.invites import InvitesRepo
 from storage.media import MediaRepo
@@ -37,6 +38,7 @@ class Community:
     help_to_officials: dt.timedelta = dt.timedelta(hours=2)
     invite_ttl: dt.timedelta = dt.timedelta(days=7)
     practice_account: tuple[str, str, str] | None = None  # (bank BIN, account, name) for practice payments
+    public_url: str = ""  # where certificates are verified (<public_url>/verify/<code>), if the bot is public
 
 
 @dataclass
@@ -51,13 +53,15 @@ class Repos:
     invites: InvitesRepo
     meetings: MeetingsRepo
     media: MediaRepo
+    certificates: CertificatesRepo
 
     @classmethod
     def bound(cls, session: AsyncSession) -> Repos:
         return cls(people=PeopleRepo(session), places=PlacesRepo(session), progress=ProgressRepo(session),
                    consent=ConsentRepo(session), data_requests=DataRequestsRepo(session),
                    mentors=MentorsRepo(session), escalations=EscalationsRepo(session),
-                   invites=InvitesRepo(session), meetings=MeetingsRepo(session), media=MediaRepo(session))
+                   invites=InvitesRepo(session), meetings=MeetingsRepo(session), media=MediaRepo(session),
+                   certificates=CertificatesRepo(session))
 
 
 @dataclass
@@ -81,9 +85,9 @@ class Context:
         return self.inbound.channel
 
     def reply(self, text: str, choices: list[list[Choice]] | None = None, *, image: bytes | None = None,
-              numbered: bool = True) -> None:
-        self.effects.append(SendReply(reply=Reply(text=text, choices=choices or [], image=image,
-                                                  numbered=numbered)))
+              numbered: bool = True, document: bytes | None = None, document_name: str = "") -> None:
+        self.effects.append(SendReply(reply=Reply(text=text, choices=choices or [], image=image, numbered=numbered,
+                                                  document=document, document_name=document_name)))
 
     def notify(self, person: str, reply: Reply) -> None:
         self.effects.append(NotifyPerson(person=person, reply=reply))

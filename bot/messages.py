@@ -87,6 +87,8 @@ class Reply(BaseModel):
     choices: list[list[Choice]] = Field(default_factory=list)
     image: Base64Bytes | None = None
     image_caption: str = ""
+    document: Base64Bytes | None = None  # a file to keep or print (a certificate PDF, a poster)
+    document_name: str = ""
     # False when the person is expected to type an answer, so typed digits are not read as choice numbers.
     numbered: bool = True
 

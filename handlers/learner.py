@@ -8,7 +8,7 @@ from bot.context import Context
 from bot.messages import Choice, Inbound
 from bot.roles import Role
 from bot.routing import Router
-from handlers import practice
+from handlers import certificate, practice
 from handlers.menu import in_progress, show_menu
 from handlers.onboarding import continue_onboarding
 from handlers.voice import ASK_HELP, CONTINUE, LEARN, REPEAT, RESUME, STUCK, address, menu_button, paged
@@ -319,6 +319,7 @@ async def finish_quiz(ctx: Context, lesson: Lesson, right: int) -> None:
         rows = [[Choice(label="▶ Bài tiếp theo", payload=f"lesson:{following.id}")]] if following else []
         rows.append([menu_button()])
         ctx.reply(f"🎉 {you.You} đúng {right}/{total} câu. {you.You} đã hoàn thành bài **{lesson.title}** ✅", rows)
+        await certificate.offer_if_track_done(ctx, lesson)
         return
     ctx.state.update(step=QUIZ, quiz={"q": 0, "right": 0}, flow=None)
     ctx.reply(f"{you.You} đúng {right}/{total} câu, cần {lesson.quiz.pass_mark} câu để xong bài. "

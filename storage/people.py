@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConsentRecord, LessonProgress, OutboxMessage, Person, ProgressEvent, utcnow
+from storage.models_help import Certificate
 
 
 class PeopleRepo:
@@ -46,6 +47,7 @@ class PeopleRepo:
         if person is not None:
             await self._session.execute(delete(ProgressEvent).where(ProgressEvent.person_id == person.id))
             await self._session.execute(delete(LessonProgress).where(LessonProgress.person_id == person.id))
+            await self._session.execute(delete(Certificate).where(Certificate.person_id == person.id))
             await self._session.delete(person)
         await self._session.execute(delete(ConsentRecord).where(ConsentRecord.person_ref == ref))
         outbox = delete(OutboxMessage).where(OutboxMessage.person_ref == ref)

@@ -183,9 +183,12 @@ class TelegramChannel:
                     chat_id, photo=reply.image, caption=to_html(caption) if caption else None,
                     parse_mode=ParseMode.HTML, reply_markup=keyboard if not pieces else None)
             for index, piece in enumerate(pieces):
-                last = index == len(pieces) - 1
+                last = index == len(pieces) - 1 and reply.document is None
                 await self.app.bot.send_message(chat_id, to_html(piece), parse_mode=ParseMode.HTML,
                                                 reply_markup=keyboard if last else None)
+            if reply.document is not None:
+                await self.app.bot.send_document(chat_id, document=reply.document,
+                                                 filename=reply.document_name or "tai-lieu.pdf", reply_markup=keyboard)
         except RetryAfter as exc:
             raise DeliveryError("telegram: flood control", retry_after=_seconds(exc)) from None
         except Forbidden as exc:

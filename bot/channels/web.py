@@ -154,6 +154,9 @@ def render(reply: Reply) -> dict[str, Any]:
         "html": to_html(reply.text),
         "choices": [[{"label": c.label, "payload": c.payload} for c in row] for row in reply.choices],
         "image": ("data:image/png;base64," + base64.b64encode(reply.image).decode()) if reply.image else None,
+        "document": ({"name": reply.document_name or "tai-lieu.pdf",
+                      "url": "data:application/pdf;base64," + base64.b64encode(reply.document).decode()}
+                     if reply.document else None),
     }
 
 
