@@ -98,7 +98,9 @@ async def build(settings: Settings) -> App:
                               help_to_officials=dt.timedelta(minutes=settings.help_officials_minutes),
                               invite_ttl=dt.timedelta(days=settings.invite_days),
                               practice_account=_practice_account(settings.practice_account),
-                              public_url=settings.public_url)
+                              public_url=settings.public_url,
+                              telegram_username=settings.telegram_bot_username.lstrip("@"),
+                              zalo_link=settings.zalo_link)
     router = build_router()
     engine = Engine(sessions, router, catalog, community)
     web_app = web.Application(client_max_size=1024 * 1024)

@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     officials_add = officials_commands.add_parser("add", help="make telegram:<id> or zalo:<id> an official")
     officials_add.add_argument("ref", help="telegram:<id> or zalo:<id> (the id the bot shows with /toi)")
     officials_add.add_argument("--name", default=None, help="how people see them, e.g. \"Chị Hoa – VHXH\"")
+    poster = commands.add_parser("poster", help="an A4 PDF poster with QR codes that start the bot in a hamlet")
+    poster.add_argument("--hamlet", required=True, help="the hamlet, as configured (\"Xóm 3\")")
+    poster.add_argument("--out", type=pathlib.Path, required=True, help="where to write the PDF")
+    poster.add_argument("--bot-username", default=None, help="the Telegram bot's username (else asked with getMe)")
+    poster.add_argument("--zalo-link", default=None, help="the Zalo chat link (default HOCVUSO_ZALO_LINK)")
     links = commands.add_parser("links", help="print each hamlet's Telegram deep link (pre-selects the hamlet)")
     links.add_argument("--bot-username", default=None, help="skip asking Telegram (getMe) for the bot's username")
     lessons = commands.add_parser("lessons", help="lesson content tools")
@@ -46,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         return _db_upgrade(settings)
     if args.command == "links":
         return _links(settings, args.bot_username)
+    if args.command == "poster":
+        return _poster(settings, args.hamlet, args.out, args.bot_username, args.zalo_link)
     if args.command in ("invite", "officials"):
         from bot import admin
 
@@ -108,6 +115,32 @@ def _links(settings: Settings, username: str | None) -> int:
         username = asyncio.run(_bot_username(settings))
     for name in settings.hamlet_names:
         print(f"{name}: https://t.me/{username}?start={hamlet_code(name)}")
+    return 0
+
+
+def _poster(settings: Settings, hamlet: str, out: pathlib.Path, username: str | None, zalo: str | None) -> int:
+    from bot.media.poster import make_poster_pdf
+    from lessons.textmatch import matches
+    from storage.places import hamlet_code
+
+    if not settings.commune:
+        print("hocvuso: set HOCVUSO_COMMUNE first", file=sys.stderr)
+        return 2
+    name = next((h for h in settings.hamlet_names if matches(hamlet, h) or hamlet_code(h) == hamlet), None)
+    if name is None:
+        print(f"hocvuso: no hamlet {hamlet!r} in HOCVUSO_HAMLETS", file=sys.stderr)
+        return 2
+    username = username or settings.telegram_bot_username or None
+    if username is None and settings.telegram_token is not None:
+        username = asyncio.run(_bot_username(settings))
+    zalo = zalo or settings.zalo_link or None
+    if username is None and zalo is None:
+        print("hocvuso: a poster needs --bot-username (or HOCVUSO_TELEGRAM_TOKEN) or --zalo-link", file=sys.stderr)
+        return 2
+    link = f"https://t.me/{username.lstrip('@')}?start={hamlet_code(name)}" if username else None
+    commune = settings.commune[:1].upper() + settings.commune[1:]
+    out.write_bytes(make_poster_pdf(commune=commune, hamlet=name, telegram_link=link, zalo_link=zalo))
+    print(f"wrote {out}")
     return 0
 
 

@@ -39,6 +39,8 @@ class Community:
     invite_ttl: dt.timedelta = dt.timedelta(days=7)
     practice_account: tuple[str, str, str] | None = None  # (bank BIN, account, name) for practice payments
     public_url: str = ""  # where certificates are verified (<public_url>/verify/<code>), if the bot is public
+    telegram_username: str = ""  # for deep links on posters
+    zalo_link: str = ""
 
 
 @dataclass

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     invite_days: int = 7
     # "970405:1234567890:UBND XA BACH NGOC": the account practice VietQR codes pay to (never confirmed).
     practice_account: str = ""
+    # For posters: the Telegram bot's @username (asked from Telegram when empty) and the Zalo chat link.
+    telegram_bot_username: str = ""
+    zalo_link: str = ""
     media_ttl_hours: int = 24
 
     @field_validator("public_url", "telegram_api_url", "zalo_api_url")

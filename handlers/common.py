@@ -6,7 +6,7 @@ from bot.context import Context
 from bot.messages import Choice, Inbound, InboundKind
 from bot.roles import Role
 from bot.routing import Router
-from handlers import certificate, help, learner, meeting, mentor, official, onboarding, qrcheck
+from handlers import certificate, help, learner, meeting, mentor, official, onboarding, poster, qrcheck
 from handlers.menu import in_progress, menu_choices, show_menu
 from handlers.voice import AGE_GROUPS, address, menu_button
 from lessons.textmatch import fold
@@ -178,3 +178,4 @@ router.include(meeting.router)
 router.include(official.router)
 router.include(qrcheck.router)
 router.include(certificate.router)
+router.include(poster.router)
