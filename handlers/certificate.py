@@ -27,19 +27,20 @@ def verification(ctx: Context, code: str) -> str:
     return f"{ctx.community.public_url}/verify/{code}" if ctx.community.public_url else code
 
 
-async def offer_if_track_done(ctx: Context, lesson: Lesson) -> None:
-    """After a lesson is passed: if that finished its whole track, offer the certificate."""
+async def offer_if_track_done(ctx: Context, lesson: Lesson) -> bool:
+    """After a lesson is passed: if that finished its whole track, offer the certificate (True if offered)."""
     assert ctx.person is not None
     track = ctx.catalog.track(lesson.track)
     lessons = ctx.catalog.by_track.get(lesson.track, [])
     done = await ctx.repos.progress.completed_lessons(ctx.person.id)
     if track is None or not lessons or any(item.id not in done for item in lessons):
-        return
+        return False
     if await ctx.repos.certificates.of(ctx.person.id, track.id) is not None:
-        return
+        return False
     you = address(ctx)
     ctx.reply(f"🎓 {you.You} đã học xong cả chủ đề **{track.title}**! {you.You} có muốn nhận giấy chứng nhận không?",
               [[Choice(label="🎓 Nhận giấy chứng nhận", payload=f"cert:{track.id}")], [menu_button()]])
+    return True
 
 
 @router.choice("cert", requires=Role.VILLAGER)

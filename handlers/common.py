@@ -6,7 +6,19 @@ from bot.context import Context
 from bot.messages import Choice, Inbound, InboundKind
 from bot.roles import Role
 from bot.routing import Router
-from handlers import certificate, help, learner, meeting, mentor, official, onboarding, poster, qrcheck
+from handlers import (
+    certificate,
+    help,
+    learner,
+    meeting,
+    mentor,
+    milestone,
+    official,
+    onboarding,
+    poster,
+    progress,
+    qrcheck,
+)
 from handlers.menu import in_progress, menu_choices, show_menu
 from handlers.voice import AGE_GROUPS, address, menu_button
 from lessons.textmatch import fold
@@ -172,6 +184,8 @@ async def forbidden(inbound: Inbound, ctx: Context) -> None:
 # Registered last, so the command menu starts with /start, /menu and help.
 router.include(onboarding.router)
 router.include(learner.router)
+router.include(progress.router)
+router.include(milestone.router)
 router.include(help.router)
 router.include(mentor.router)
 router.include(meeting.router)

@@ -32,13 +32,17 @@ def help_consent_text() -> str:
 @router.choice("stuck", "help", requires=Role.VILLAGER)
 async def ask_for_help(inbound: Inbound, ctx: Context) -> None:
     """From "❓ Chưa hiểu" on a step (stuck:<lesson>:<step>) or "🙋 Hỏi người hỗ trợ" in the menu."""
-    assert ctx.person is not None
-    you = address(ctx)
     if inbound.payload.startswith("stuck:"):
         _, lesson_id, step_id = [*inbound.payload.split(":"), "", ""][:3]
-        ctx.state["help_at"] = [lesson_id, step_id]
+        await start_help(ctx, lesson_id, step_id)
     else:
-        ctx.state["help_at"] = [ctx.state.get("lesson"), ctx.state.get("step")]
+        await start_help(ctx, ctx.state.get("lesson"), ctx.state.get("step"))
+
+
+async def start_help(ctx: Context, lesson_id: object, step_id: object) -> None:
+    assert ctx.person is not None
+    you = address(ctx)
+    ctx.state["help_at"] = [lesson_id, step_id]
     active = await ctx.repos.escalations.active_for(ctx.person.id)
     if active is not None:
         ctx.reply(f"{you.You} đã có một yêu cầu đang chờ (số {active.id}). {you.You} cứ nhắn thêm, "

@@ -8,11 +8,11 @@ from bot.context import Context
 from bot.messages import Choice, Inbound
 from bot.roles import Role
 from bot.routing import Router
-from handlers import certificate, practice
+from handlers import certificate, milestone, practice
 from handlers.menu import in_progress, show_menu
 from handlers.onboarding import continue_onboarding
-from handlers.voice import ASK_HELP, CONTINUE, LEARN, REPEAT, RESUME, STUCK, address, menu_button, paged
-from lessons.schema import DoneCheck, Lesson, TypedAnswer
+from handlers.voice import ASK_HELP, CONTINUE, REPEAT, STUCK, address, menu_button, paged
+from lessons.schema import Choose, DoneCheck, Lesson, PhotoTask, TypedAnswer
 
 router = Router()
 
@@ -132,8 +132,14 @@ def show_step(ctx: Context, lesson: Lesson, index: int) -> None:
             [Choice(label="✅ Làm được rồi", payload=f"did:{here}:y")],
             [Choice(label="Chưa làm được", payload=f"did:{here}:n")], [stuck], [menu_button()]])
         return
+    if isinstance(step.practice, Choose):
+        shown = f"\n\n📩 «{you.adapt(step.practice.shown)}»" if step.practice.shown else ""
+        ctx.reply(f"{text}{shown}\n\n👉 {you.adapt(step.practice.prompt)}",
+                  [[Choice(label=option, payload=f"pick:{here}:{i}")] for i, option in enumerate(step.practice.options)]
+                  + [[menu_button()]])
+        return
     if practice.expects_typing(step):
-        assert step.practice is not None and not isinstance(step.practice, DoneCheck)
+        assert step.practice is not None and not isinstance(step.practice, DoneCheck | Choose)
         ctx.state["flow"] = "practice"
         extra = practice.note(ctx, step)
         prompt = f"{text}\n\n✍️ {you.adapt(step.practice.prompt)}" + (f"\n{you.adapt(extra)}" if extra else "")
@@ -212,6 +218,28 @@ async def practised(ctx: Context, lesson: Lesson, index: int) -> None:
                                    step_id=lesson.steps[index].id)
 
 
+@router.choice("pick", requires=Role.VILLAGER)
+async def picked(inbound: Inbound, ctx: Context) -> None:
+    """An answer to a scam drill or a "which is real" question: explained, and on to the next step if right."""
+    here = _current(ctx, inbound.payload.rsplit(":", 1)[0])
+    chosen = inbound.payload.rsplit(":", 1)[-1]
+    step = here[0].steps[here[1]] if here else None
+    if here is None or step is None or not isinstance(step.practice, Choose) or not chosen.isdigit() \
+            or int(chosen) >= len(step.practice.options):
+        stale_button(ctx)
+        return
+    lesson, index = here
+    you = address(ctx)
+    remember_answer(ctx, step.practice.options[int(chosen)])
+    if step.practice.options[int(chosen)] == step.practice.answer:
+        await practised(ctx, lesson, index)
+        ctx.reply(f"✅ Đúng rồi ạ! {you.adapt(step.practice.explanation)}")
+        await advance(ctx, lesson, index)
+        return
+    ctx.reply(f"Chưa đúng ạ. {you.adapt(step.practice.explanation)}\nMình thử chọn lại nhé.")
+    show_step(ctx, lesson, index)
+
+
 @router.flow("practice", requires=Role.VILLAGER)
 async def practice_answer(inbound: Inbound, ctx: Context) -> None:
     lesson_id = in_progress(ctx)
@@ -223,19 +251,24 @@ async def practice_answer(inbound: Inbound, ctx: Context) -> None:
     step = lesson.steps[index]
     you = address(ctx)
     here = f"{lesson.id}:{lesson.steps[index].id}"
-    if not inbound.text:
+    wants_photo = isinstance(step.practice, PhotoTask)
+    if not wants_photo and not inbound.text:
         ctx.reply(f"{you.You} gõ câu trả lời bằng chữ vào ô nhắn tin nhé.", numbered=False)
         return
-    remember_answer(ctx, inbound.text)
-    if practice.accepted(ctx, step, inbound.text):
+    if inbound.text:
+        remember_answer(ctx, inbound.text)
+    if practice.accepted(ctx, step, inbound.text, inbound.photo):
         await practised(ctx, lesson, index)
         ctx.state.pop("qr_word", None)
-        ctx.reply(f"✅ Đúng rồi ạ! {you.You} giỏi quá.")
+        praise = f"✅ {you.Me} nhận được ảnh rồi ạ (không lưu lại)." if wants_photo else "✅ Đúng rồi ạ!"
+        ctx.reply(f"{praise} {you.You} giỏi quá.")
         await advance(ctx, lesson, index)
         return
     given = step.practice.hint if isinstance(step.practice, TypedAnswer) else ""
     hint = f"\nGợi ý: {you.adapt(given)}" if given else ""
-    ctx.reply(f"Chưa đúng rồi ạ, mình thử lại nhé.{hint}",
+    if wants_photo:
+        hint = f"\n{you.You} bấm biểu tượng ảnh 📎 hoặc máy ảnh 📷 cạnh ô nhắn tin để gửi ảnh."
+    ctx.reply(f"{'Chưa thấy ảnh' if wants_photo else 'Chưa đúng rồi'} ạ, mình thử lại nhé.{hint}",
               [[Choice(label=REPEAT, payload=f"again:{here}")], [Choice(label=STUCK, payload=f"stuck:{here}")],
                [Choice(label="Bỏ qua bước này", payload=f"skip:{here}")], [menu_button()]], numbered=False)
 
@@ -319,7 +352,10 @@ async def finish_quiz(ctx: Context, lesson: Lesson, right: int) -> None:
         rows = [[Choice(label="▶ Bài tiếp theo", payload=f"lesson:{following.id}")]] if following else []
         rows.append([menu_button()])
         ctx.reply(f"🎉 {you.You} đúng {right}/{total} câu. {you.You} đã hoàn thành bài **{lesson.title}** ✅", rows)
-        await certificate.offer_if_track_done(ctx, lesson)
+        if lesson.milestone is not None:
+            milestone.ask(ctx, lesson)
+        else:
+            await certificate.offer_if_track_done(ctx, lesson)
         return
     ctx.state.update(step=QUIZ, quiz={"q": 0, "right": 0}, flow=None)
     ctx.reply(f"{you.You} đúng {right}/{total} câu, cần {lesson.quiz.pass_mark} câu để xong bài. "
@@ -345,32 +381,3 @@ async def retry(inbound: Inbound, ctx: Context) -> None:
         await start_quiz(ctx, lesson)
     else:
         await go_to_step(ctx, lesson, 0)
-
-
-# ---- progress ------------------------------------------------------------------------------------
-
-def bar(done: int, total: int, width: int = 10) -> str:
-    cells = min(total, width) or 1
-    filled = round(cells * done / total) if total else 0
-    return "▓" * filled + "░" * (cells - filled)
-
-
-@router.choice("progress", requires=Role.VILLAGER)
-@router.command("tiendo", requires=Role.VILLAGER, describe="Xem tiến độ học")
-async def progress(inbound: Inbound, ctx: Context) -> None:
-    assert ctx.person is not None
-    done = await ctx.repos.progress.completed_lessons(ctx.person.id)
-    you = address(ctx)
-    lines = []
-    for track in ctx.catalog.tracks:
-        lessons = ctx.catalog.by_track.get(track.id, [])
-        finished = sum(1 for lesson in lessons if lesson.id in done)
-        following = next((lesson for lesson in lessons if lesson.id not in done), None)
-        after = f"\n   Bài tiếp: {following.title}" if following else "\n   ✅ Đã học hết chủ đề này"
-        lines.append(f"**{track.title}**: {bar(finished, len(lessons))} {finished}/{len(lessons)}{after}")
-    total = len(ctx.catalog.lessons)
-    head = f"📊 Tiến độ của {you.you}: {len(done & set(ctx.catalog.lessons))}/{total} bài."
-    rows = [[Choice(label=RESUME, payload="resume")]] if in_progress(ctx) else []
-    rows += [[Choice(label=LEARN, payload="learn")], [menu_button()]]
-    ctx.state["flow"] = None
-    ctx.reply(head + "\n\n" + "\n".join(lines), rows)

@@ -7,14 +7,15 @@ from bot.context import Context
 from bot.media import qr, vietqr
 from bot.media.qrcheck import format_dong
 from bot.media.sample_screen import transfer_screen_png
-from lessons.schema import PracticePayment, QRChallenge, Step, TypedAnswer
+from lessons.schema import PhotoTask, PracticePayment, QRChallenge, Step, TypedAnswer
 from lessons.textmatch import fold, matches
 
 PRACTICE_MESSAGE = "HOC THU CHUYEN KHOAN"
 
 
 def expects_typing(step: Step) -> bool:
-    return isinstance(step.practice, TypedAnswer | QRChallenge | PracticePayment)
+    """The person answers by sending something (text, or a photo for a photo task)."""
+    return isinstance(step.practice, TypedAnswer | QRChallenge | PracticePayment | PhotoTask)
 
 
 def prepare(ctx: Context, step: Step) -> bytes | None:
@@ -41,11 +42,15 @@ def note(ctx: Context, step: Step) -> str:
                 "rồi bấm quay lại. KHÔNG bấm xác nhận chuyển tiền.")
     if isinstance(step.practice, PracticePayment):
         return "Hình dưới là màn hình mẫu. Đọc tên người nhận và số tiền trên hình."
+    if isinstance(step.practice, PhotoTask):
+        return "⚠️ Đừng chụp giấy tờ tùy thân, thẻ ngân hàng hay tin nhắn có mã OTP. Ảnh chỉ để tập, cháu không lưu."
     return ""
 
 
-def accepted(ctx: Context, step: Step, typed: str) -> bool:
+def accepted(ctx: Context, step: Step, typed: str, photo: bytes | None = None) -> bool:
     practice = step.practice
+    if isinstance(practice, PhotoTask):
+        return photo is not None
     if isinstance(practice, TypedAnswer):
         return practice.is_accepted(typed)
     if isinstance(practice, QRChallenge):

@@ -38,7 +38,10 @@ class Address:
         return self.me[:1].upper() + self.me[1:]
 
     def adapt(self, text: str) -> str:
-        """Lesson content is written for "bác"/"cháu"; say it to this person instead."""
+        """Lesson content is written for "bác"/"cháu" (or with the placeholders {bác}, {Bác}, {cháu}, {Cháu});
+        say it to this person instead."""
+        text = (text.replace("{bác}", self.you).replace("{Bác}", self.You)
+                .replace("{cháu}", self.me).replace("{Cháu}", self.Me))
         if self.you == "bác":
             return text
         text = _word("bác").sub(lambda m: _same_case(m.group(0), self.you), text)

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from lessons.framework import Milestone, SkillArea
 from lessons.textmatch import matches
 
 MAX_STEP_CHARS = 600
@@ -70,7 +71,35 @@ class PracticePayment(_Strict):
     amount: int = Field(ge=1_000, le=50_000)
 
 
-Practice = Annotated[TypedAnswer | DoneCheck | QRChallenge | PracticePayment, Field(discriminator="type")]
+class Choose(_Strict):
+    """Pick the right option: a scam drill (a realistic fake message is `shown`, the person chooses what to do)
+    or "which of these addresses is the real one". Each answer is explained."""
+
+    type: Literal["choose"]
+    prompt: Text
+    shown: str = ""  # the message or screen being judged, shown as a quote
+    options: list[Label] = Field(min_length=2, max_length=3)
+    answer: Label
+    explanation: Text
+
+    @field_validator("answer")
+    @classmethod
+    def _answer_is_an_option(cls, answer: str, info: ValidationInfo) -> str:
+        options = info.data.get("options")
+        if options is not None and answer not in options:
+            raise ValueError(f"answer {answer!r} is not among the options")
+        return answer
+
+
+class PhotoTask(_Strict):
+    """"Send me a photo": the person takes or picks a photo and sends it; it is acknowledged, not kept."""
+
+    type: Literal["photo"]
+    prompt: Text
+
+
+Practice = Annotated[TypedAnswer | DoneCheck | QRChallenge | PracticePayment | Choose | PhotoTask,
+                     Field(discriminator="type")]
 
 
 class Step(_Strict):
@@ -123,6 +152,9 @@ class Lesson(_Strict):
     sources: list[Text] = Field(min_length=1)
     steps: list[Step] = Field(min_length=1)
     quiz: Quiz
+    skill_area: SkillArea
+    audience: str = ""  # who it is for, notes for mentors ("người mới dùng điện thoại; cần có ứng dụng ngân hàng")
+    milestone: Milestone | None = None  # asked at the end: Rồi / Chưa / Cần giúp
     # Filled in by the catalog from the folder the file lives in.
     track: str = ""
 

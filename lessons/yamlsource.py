@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import yaml
 
 Path = tuple[str | int, ...]
+PLACEHOLDERS = {"{bác}", "{Bác}", "{cháu}", "{Cháu}"}  # how the learner and the bot are addressed
+_PLACEHOLDER = re.compile(r"\{[^{}\s]{1,12}\}")
 
 
 @dataclass
@@ -59,3 +62,7 @@ def _walk(node: yaml.Node, path: Path, located: Located) -> None:
     elif isinstance(node, yaml.ScalarNode) and isinstance(node.value, str):
         if node.value != unicodedata.normalize("NFC", node.value):
             located.problems.append((node.start_mark.line + 1, "text is not in Unicode NFC form"))
+        for placeholder in _PLACEHOLDER.findall(node.value):
+            if placeholder not in PLACEHOLDERS:
+                located.problems.append((node.start_mark.line + 1, f"unknown placeholder {placeholder} "
+                                         f"(use {', '.join(sorted(PLACEHOLDERS))})"))
