@@ -41,8 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     lessons_commands = lessons.add_subparsers(dest="lessons_command", required=True)
     check = lessons_commands.add_parser("check", help="validate lesson files; errors as file:line: message")
     check.add_argument("path", nargs="?", type=pathlib.Path, default=None)
+    stats = lessons_commands.add_parser("stats", help="reading level per lesson: steps, words per sentence, minutes")
+    stats.add_argument("path", nargs="?", type=pathlib.Path, default=None)
     args = parser.parse_args(argv)
 
+    if args.command == "lessons" and args.lessons_command == "stats":
+        return _lessons_stats(args.path)
     if args.command == "lessons":
         return _lessons_check(args.path)
     settings = Settings()
@@ -152,6 +156,18 @@ async def _bot_username(settings: Settings) -> str:
     async with Bot(settings.telegram_token.get_secret_value(), base_url=f"{api}/bot",
                    base_file_url=f"{api}/file/bot") as bot:
         return bot.username
+
+
+def _lessons_stats(path: pathlib.Path | None) -> int:
+    from lessons import catalog
+    from lessons.stats import report
+
+    try:
+        print(report(catalog.load(path or catalog.CONTENT)))
+    except catalog.CatalogError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
 
 
 def _lessons_check(path: pathlib.Path | None) -> int:

@@ -39,7 +39,7 @@ async def offer_if_track_done(ctx: Context, lesson: Lesson) -> bool:
         return False
     you = address(ctx)
     ctx.reply(f"🎓 {you.You} đã học xong cả chủ đề **{track.title}**! {you.You} có muốn nhận giấy chứng nhận không?",
-              [[Choice(label="🎓 Nhận giấy chứng nhận", payload=f"cert:{track.id}")], [menu_button()]])
+              [[Choice(label="🎓 Nhận chứng nhận", payload=f"cert:{track.id}")], [menu_button()]])
     return True
 
 

@@ -165,7 +165,7 @@ async def relay_from_person(inbound: Inbound, ctx: Context) -> bool:
     text = cases.labelled(f"Người dân (yêu cầu #{case.id})", inbound.text or "(ảnh)", phone_shared=case.phone_shared)
     ctx.notify(helper.ref, Reply(text=text, image=inbound.photo))
     ctx.reply(f"✅ Đã chuyển cho {cases.helper_name(helper)}.",
-              [[Choice(label="📞 Chia sẻ số điện thoại", payload=f"phone:{case.id}")], [menu_button()]])
+              [[Choice(label="📞 Gửi số điện thoại", payload=f"phone:{case.id}")], [menu_button()]])
     return True
 
 

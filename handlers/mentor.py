@@ -163,7 +163,7 @@ async def claim(ctx: Context, case_id: int) -> None:
         ctx.notify(asker.ref, Reply(
             text=f"✅ {cases.helper_name(helper)} (tổ công nghệ số) đã nhận yêu cầu của bác.\n"
                  "Bác nhắn gì ở đây, cháu chuyển cho bạn ấy.",
-            choices=[[Choice(label="📞 Chia sẻ số điện thoại", payload=f"phone:{case.id}")], [menu_button()]]))
+            choices=[[Choice(label="📞 Gửi số điện thoại", payload=f"phone:{case.id}")], [menu_button()]]))
     await _work_on(ctx, case, f"✅ Bạn đã nhận yêu cầu #{case.id}.")
     if case.context.get("photo"):
         photo = await ctx.repos.media.get(str(case.context["photo"]))

@@ -30,7 +30,7 @@ async def test_certificate_issued_verified_and_revoked_by_deletion(tmp_path: pat
         chat = Chat(app, recorder)
         await finish_qr_track(chat)
         assert "học xong cả chủ đề" in chat.text
-        await chat.press("🎓 Nhận giấy chứng nhận")
+        await chat.press("🎓 Nhận chứng nhận")
         assert "họ tên" in chat.text
         await chat.press("✅ Đồng ý")
         await chat.say("123")

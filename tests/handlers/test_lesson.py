@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 
 from sqlalchemy import select
 
@@ -123,6 +124,6 @@ async def test_menu_resume_and_progress(chat: Chat) -> None:
     for answer in ("Không", ".gov.vn", "Có"):
         await chat.press(answer)
     await chat.say("/tiendo")
-    assert "▓░ 1/2" in chat.text and "1/3 bài" in chat.text
+    assert "▓░ 1/2" in chat.text and re.search(r"Tiến độ của bác: 1/\d+ bài", chat.text)
     await chat.say("/start")
     assert "Menu chính" in chat.text and "▶ Học tiếp" not in chat.labels()

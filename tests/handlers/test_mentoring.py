@@ -147,7 +147,7 @@ async def test_relay_both_ways_with_photos_and_no_ids(world: tuple[App, Recorder
     await lan._send(Inbound(person="test:lan", kind=InboundKind.PHOTO, key="p2", photo=b"\x89PNG-help"))
     assert inbox(recorder, "test:villager", mark)[-1].image == b"\x89PNG-help"
     # The villager chooses to share their number: only then does it reach the mentor.
-    await villager.press("📞 Chia sẻ số điện thoại")
+    await villager.press("📞 Gửi số điện thoại")
     await villager.say("0912345678")
     assert "0912345678" in inbox(recorder, "test:lan", mark)[-1].text
     await lan.press("💬 Trả lời nhanh")
