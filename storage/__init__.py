@@ -1,3 +1,3 @@
 """Storage: SQLAlchemy 2 async models, the database engine and repositories by concept."""
 
-from storage import models, models_help  # noqa: F401  (every table registered on the one metadata)
+from storage import models, models_commune, models_help  # noqa: F401  (every table registered on the one metadata)

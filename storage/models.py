@@ -43,7 +43,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON(),
+                                                    list[Any]: JSON()}
 
 
 class Commune(Base):
@@ -80,6 +81,7 @@ class Person(Base):
     is_mentor: Mapped[bool] = mapped_column(Boolean, default=False)
     is_official: Mapped[bool] = mapped_column(Boolean, default=False)
     mentor_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    announcements_off: Mapped[bool] = mapped_column(Boolean, default=False)  # /tatthongbao
     # Only mentors and officials give a name: what villagers see them as ("Lan – Đoàn thanh niên").
     display_name: Mapped[str | None] = mapped_column(String(60))
     # The conversation: where the person is (flow, lesson, step, quiz answers) and the choices last offered.
@@ -159,6 +161,7 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(String(300))
+    broadcast_id: Mapped[int | None] = mapped_column(BigId, index=True)  # a broadcast's message, for its progress
 
 
 class DataRequest(Base):
