@@ -19,7 +19,7 @@ CONSENT_VERSION = "v1"
 
 
 def consent_text() -> str:
-    return ("Để in giấy chứng nhận, cháu cần họ tên của bác. Tên chỉ dùng để in giấy và để người khác kiểm tra "
+    return ("Để in giấy chứng nhận, {cháu} cần họ tên của {bác}. Tên chỉ dùng để in giấy và để người khác kiểm tra "
             "giấy là thật. Xóa dữ liệu bằng /xoadulieu thì giấy cũng hết giá trị.\nBác đồng ý không ạ?")
 
 

@@ -23,10 +23,10 @@ PHOTO_DAYS = 7  # a help screenshot is kept at most this long, and deleted when 
 
 
 def help_consent_text() -> str:
-    return ("Cháu sẽ gửi cho tình nguyện viên của xã: xóm, nhóm tuổi, bài bác đang học và câu hỏi của bác. "
-            "Cháu không gửi tên hay số điện thoại của bác.\n"
+    return ("{Cháu} sẽ gửi cho tình nguyện viên của xã: xóm, nhóm tuổi, bài {bác} đang học và câu hỏi của {bác}. "
+            "{Cháu} không gửi tên hay số điện thoại của {bác}.\n"
             "⚠️ Đừng gửi mã OTP, mật khẩu, số thẻ ngân hàng hay ảnh căn cước, kể cả trong ảnh chụp màn hình.\n"
-            "Bác đồng ý không ạ?")
+            "{Bác} đồng ý không ạ?")
 
 
 @router.choice("stuck", "help", requires=Role.VILLAGER)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bot.context import Context
@@ -38,27 +37,16 @@ class Address:
         return self.me[:1].upper() + self.me[1:]
 
     def adapt(self, text: str) -> str:
-        """Lesson content is written for "bác"/"cháu" (or with the placeholders {bác}, {Bác}, {cháu}, {Cháu});
-        say it to this person instead."""
-        text = (text.replace("{bác}", self.you).replace("{Bác}", self.You)
+        """Text written with the placeholders {bác}, {Bác} (the learner) and {cháu}, {Cháu} (the bot), said to
+        this person: "bác/cháu" to people 60+, "bạn/mình" to others, "em/mình" under 16. Only placeholders
+        change, so "bác sĩ" stays a doctor."""
+        return (text.replace("{bác}", self.you).replace("{Bác}", self.You)
                 .replace("{cháu}", self.me).replace("{Cháu}", self.Me))
-        if self.you == "bác":
-            return text
-        text = _word("bác").sub(lambda m: _same_case(m.group(0), self.you), text)
-        return _word("cháu").sub(lambda m: _same_case(m.group(0), self.me), text)
 
 
 ELDER = Address("bác", "cháu")
 ADULT = Address("bạn", "mình")
 CHILD = Address("em", "mình")
-
-
-def _word(word: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w])(?<!con )({word}|{word.capitalize()})(?![\w])")
-
-
-def _same_case(original: str, replacement: str) -> str:
-    return replacement[:1].upper() + replacement[1:] if original[:1].isupper() else replacement
 
 
 def address(ctx: Context) -> Address:

@@ -23,11 +23,11 @@ SKILL_AREAS: dict[str, str] = {
 
 Milestone = Literal["vneid_level2", "paid_bill", "public_service", "sold_online"]
 
-# The question asked at the end of a lesson that teaches something communes report (written for "bác").
+# The question asked at the end of a lesson that teaches something communes report (written for "{bác}").
 MILESTONES: dict[str, tuple[str, str]] = {
-    "vneid_level2": ("Bác đã kích hoạt tài khoản VNeID mức 2 chưa ạ?", "Kích hoạt VNeID mức 2"),
-    "paid_bill": ("Bác đã tự trả một hóa đơn (điện, nước, học phí) qua ứng dụng ngân hàng chưa ạ?",
+    "vneid_level2": ("{Bác} đã kích hoạt tài khoản VNeID mức 2 chưa ạ?", "Kích hoạt VNeID mức 2"),
+    "paid_bill": ("{Bác} đã tự trả một hóa đơn (điện, nước, học phí) qua ứng dụng ngân hàng chưa ạ?",
                   "Tự trả hóa đơn qua ứng dụng"),
-    "public_service": ("Bác đã tự làm một thủ tục trên Cổng Dịch vụ công chưa ạ?", "Làm thủ tục dịch vụ công"),
-    "sold_online": ("Bác đã bán được hàng qua mạng chưa ạ?", "Bán hàng qua mạng"),
+    "public_service": ("{Bác} đã tự làm một thủ tục trên Cổng Dịch vụ công chưa ạ?", "Làm thủ tục dịch vụ công"),
+    "sold_online": ("{Bác} đã bán được hàng qua mạng chưa ạ?", "Bán hàng qua mạng"),
 }

@@ -1,4 +1,4 @@
-"""What a scanned QR code really holds, told plainly to an older villager ("bác"; the caller adapts the pronouns).
+"""What a scanned QR code really holds, told plainly to an older villager ("{bác}"; the caller adapts the pronouns).
 
 Pure logic over the decoded texts: a bank transfer (VietQR), a web address (with the real domain spelled out and
 the usual tricks flagged), Wi-Fi details, plain text, a damaged payment code, or nothing at all.
@@ -37,14 +37,14 @@ class QRVerdict:
 
 
 NOTHING_READ = [
-    "Cháu không đọc được mã trong ảnh này.",
-    "Bác chụp lại giúp cháu nhé:",
+    "{Cháu} không đọc được mã trong ảnh này.",
+    "{Bác} chụp lại giúp {cháu} nhé:",
     "• Chụp ở chỗ đủ sáng.",
     "• Giữ máy thẳng, cách mã 15–20 cm.",
     "• Chụp rõ cả mã, không để mất góc nào.",
 ]
 CHECK_NAME = "⚠️ Hãy kiểm tra tên người nhận trên ứng dụng ngân hàng trước khi chuyển."
-DO_NOT_OPEN = "⚠️ Bác đừng mở trang này. Đừng nhập mật khẩu hay mã OTP."
+DO_NOT_OPEN = "⚠️ {Bác} đừng mở trang này. Đừng nhập mật khẩu hay mã OTP."
 
 SHORTENERS = frozenset({
     "bit.ly", "bitly.com", "tinyurl.com", "shorturl.at", "shorturl.asia", "goo.gl", "t.ly", "cutt.ly", "rb.gy",
@@ -79,7 +79,7 @@ def explain(payloads: list[str]) -> QRVerdict:
     if len(texts) == 1:
         return explain_one(texts[0])
     verdicts = [explain_one(t) for t in texts[:3]]
-    lines = [f"Cháu thấy {len(texts)} mã trong ảnh."]
+    lines = [f"{{Cháu}} thấy {len(texts)} mã trong ảnh."]
     for number, verdict in enumerate(verdicts, start=1):
         lines += [f"Mã thứ {number}:", *verdict.lines]
     return QRVerdict("multiple", lines, warning=any(v.warning for v in verdicts))
@@ -118,20 +118,20 @@ def _payment(text: str) -> QRVerdict:
         if error.reason in ("not_vietqr", "unknown_guid"):  # the CRC was right: a shop's code of another kind
             return QRVerdict("payment_other", [
                 "Đây là mã thanh toán của cửa hàng, không phải mã chuyển khoản VietQR.",
-                "Bác xem kỹ tên cửa hàng và số tiền trên ứng dụng trước khi trả.",
+                "{Bác} xem kỹ tên cửa hàng và số tiền trên ứng dụng trước khi trả.",
             ], warning=False)
         return QRVerdict("payment_broken", [
             "⚠️ Mã chuyển tiền này bị lỗi: các con số bên trong không khớp nhau.",
             "Mã có thể đã bị sửa hoặc bị dán đè lên mã thật.",
-            "Bác đừng chuyển tiền theo mã này. Hãy hỏi lại người nhận tiền.",
+            "{Bác} đừng chuyển tiền theo mã này. Hãy hỏi lại người nhận tiền.",
         ], warning=True)
-    bank = f"**{qr.bank}**" if qr.bank else f"mã số {qr.bin} (cháu chưa biết tên)"
+    bank = f"**{qr.bank}**" if qr.bank else f"mã số {qr.bin} ({{cháu}} chưa biết tên)"
     lines = ["Đây là mã chuyển tiền qua ngân hàng (VietQR).", f"Ngân hàng: {bank}",
              f"{'Số thẻ' if qr.service == 'card' else 'Số tài khoản'}: **{qr.account}**"]
     if qr.amount is not None:
         lines.append(f"Số tiền: **{format_dong(qr.amount)}**")
     else:
-        lines.append("Mã chưa có số tiền: bác tự gõ số tiền khi chuyển.")
+        lines.append("Mã chưa có số tiền: {bác} tự gõ số tiền khi chuyển.")
     if qr.message:
         lines.append(f"Nội dung: {_one_line(qr.message)}")
     lines.append(CHECK_NAME)
@@ -239,7 +239,7 @@ def _web(url: str, intro: list[str]) -> QRVerdict:
     if warning and not official:
         lines.append(DO_NOT_OPEN)
     elif not warning and not official:
-        lines.append("Bác chỉ mở trang này khi biết rõ trang đó là của ai.")
+        lines.append("{Bác} chỉ mở trang này khi biết rõ trang đó là của ai.")
     return QRVerdict("url", lines, warning=warning, domain=domain)
 
 

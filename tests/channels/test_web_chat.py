@@ -29,6 +29,7 @@ from lessons.schema import Lesson, Question, TypedAnswer
 from storage.db import create_engine, session_factory
 from storage.models import ConsentRecord, InboxKey, LessonProgress, Person
 from storage.people import PeopleRepo
+from handlers.voice import ELDER
 from tests.harness import settings_for
 
 AGREE = "✅ Đồng ý"
@@ -189,7 +190,7 @@ def asked(lesson: Lesson, user: WebUser) -> Question | None:
     if not with_choices:
         return None
     html = with_choices[-1]["html"]
-    return next((q for q in lesson.quiz.questions if to_html(q.stem) in html), None)
+    return next((q for q in lesson.quiz.questions if to_html(ELDER.adapt(q.stem)) in html), None)
 
 
 async def count(db: pathlib.Path, model: type[Any]) -> int:

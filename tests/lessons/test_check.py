@@ -46,16 +46,17 @@ def test_the_shipped_lessons_and_the_test_lessons_are_valid(capsys: pytest.Captu
 
 CASES = [
     # (what, old text, new text, the line to blame contains, message contains)
-    ("not NFC", "Bác mở điện thoại.", "Ba\u0301c mở điện thoại.", "Ba\u0301c mở", "NFC"),
+    ("not NFC", "{Bác} mở điện thoại.", "{Bác} mơ\u0309 điện thoại.", "mơ\u0309 điện", "NFC"),
     ("duplicate step id", "  - id: hai", "  - id: mot", "  - id: mot\n", "duplicate step id 'mot'"),
     ("answer not an option", 'answer: ".gov.vn"', 'answer: ".org"', 'answer: ".org"', "not among the options"),
-    ("step too long", "text: Bác nhìn số tiền trên màn hình.", "text: " + "Dài quá. " * 80, "Dài quá.",
+    ("step too long", 'text: "{Bác} nhìn số tiền trên màn hình."', "text: " + "Dài quá. " * 80, "Dài quá.",
      "at most 600 characters"),
     ("missing field", "minutes: 3\n", "", "id: bai-thu", "minutes: Field required"),
     ("unknown field", "minutes: 3\n", "minutes: 3\ncolour: red\n", "colour: red", "colour: Extra inputs"),
     ("duplicate key", "minutes: 3\n", "minutes: 3\nminutes: 4\n", "minutes: 4", "duplicate key 'minutes'"),
     ("bad YAML", "minutes: 3\n", "minutes: 3: 4\n", "minutes: 3: 4", "not valid YAML"),
     ("bad practice", "type: done", "type: dance", "type: dance", "practice"),
+    ("unknown placeholder", "{Bác} mở điện thoại.", "{Anh} mở điện thoại.", "{Anh} mở", "unknown placeholder {Anh}"),
     ("pass mark too high", "pass_mark: 2", "pass_mark: 9", "pass_mark: 9", "more than the 3 questions"),
     ("option too long", '[".com", ".gov.vn", ".net"]', '[".com", ".gov.vn", "một lựa chọn quá dài để làm nút"]',
      "một lựa chọn quá dài", "at most 20 characters"),

@@ -63,7 +63,7 @@ def test_photo_of_plain_text_shows_it() -> None:
 def test_photo_without_a_code_gives_tips() -> None:
     verdict = explain(decode_qr(no_code_photo()))
     assert (verdict.kind, verdict.warning) == ("none", False)
-    assert has(verdict, "Cháu không đọc được mã", "đủ sáng", "thẳng", "15–20 cm", "rõ cả mã")
+    assert has(verdict, "{Cháu} không đọc được mã", "đủ sáng", "thẳng", "15–20 cm", "rõ cả mã")
 
 
 # --- payments ----------------------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_amounts_are_written_vietnamese_style() -> None:
 def test_suspicious_addresses_are_warnings(url: str, domain: str, words: list[str]) -> None:
     verdict = explain([url])
     assert (verdict.kind, verdict.warning, verdict.domain) == ("url", True, domain)
-    assert has(verdict, domain, "⚠️", "Bác đừng mở trang này", *words)
+    assert has(verdict, domain, "⚠️", "{Bác} đừng mở trang này", *words)
     assert "✅" not in verdict.text
 
 
