@@ -56,6 +56,8 @@ class App:
         """Start the HTTP server and the outbox sweep; deliver what an earlier run left undelivered."""
         await self.engine.deliver_pending()
         self.tasks.append(asyncio.create_task(self.engine.sweep_forever(), name="outbox-sweep"))
+        self.tasks.append(asyncio.create_task(self.engine.broadcast_forever(self.settings.broadcast_per_second),
+                                              name="broadcasts"))
         self.runner = web.AppRunner(self.web_app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.host, self.settings.port)
@@ -65,6 +67,7 @@ class App:
         log.info("hocvuso ready on http://%s:%s", self.settings.host, self.settings.port)
 
     async def close(self) -> None:
+        await self.engine.drain()  # replies already committed go out before the channels stop
         for service in self.services:
             try:
                 await service.stop()
@@ -119,7 +122,12 @@ async def build(settings: Settings) -> App:
     env = ChannelEnv(settings=settings, handle=handle_in_background, sessions=sessions,
                      command_menu=router.command_menu)
     services: list[Service] = []
-    for channel in platform_channels(env):
+    try:
+        channels = platform_channels(env)
+    except Exception:
+        await db.dispose()
+        raise
+    for channel in channels:
         channel.routes(web_app)
         engine.add_channel(channel)
         services.append(channel)

@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import Choice, Effect, Inbound, NotifyPerson, Reply, ScheduleJob, SendReply
+from bot.messages import Choice, Effect, Inbound, NotifyPerson, RefreshCommands, Reply, ScheduleJob, SendReply
 from lessons.catalog import Catalog
+from storage.broadcasts import BroadcastsRepo
 from storage.certificates import CertificatesRepo
+from storage.contests import ContestsRepo
 from storage.escalations import EscalationsRepo
 from storage.invites import InvitesRepo
 from storage.media import MediaRepo
@@ -25,6 +27,7 @@ from storage.people import PeopleRepo
 from storage.places import PlacesRepo
 from storage.privacy import ConsentRepo, DataRequestsRepo
 from storage.progress import ProgressRepo
+from storage.trainings import TrainingsRepo
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class Repos:
     meetings: MeetingsRepo
     media: MediaRepo
     certificates: CertificatesRepo
+    broadcasts: BroadcastsRepo
+    trainings: TrainingsRepo
+    contests: ContestsRepo
 
     @classmethod
     def bound(cls, session: AsyncSession) -> Repos:
@@ -63,7 +69,8 @@ class Repos:
                    consent=ConsentRepo(session), data_requests=DataRequestsRepo(session),
                    mentors=MentorsRepo(session), escalations=EscalationsRepo(session),
                    invites=InvitesRepo(session), meetings=MeetingsRepo(session), media=MediaRepo(session),
-                   certificates=CertificatesRepo(session))
+                   certificates=CertificatesRepo(session), broadcasts=BroadcastsRepo(session),
+                   trainings=TrainingsRepo(session), contests=ContestsRepo(session))
 
 
 @dataclass
@@ -93,6 +100,9 @@ class Context:
 
     def notify(self, person: str, reply: Reply) -> None:
         self.effects.append(NotifyPerson(person=person, reply=reply))
+
+    def refresh_commands(self, person: str | None = None) -> None:
+        self.effects.append(RefreshCommands(person=person or self.ref))
 
     def schedule(self, kind: str, run_at: dt.datetime, **payload: Any) -> None:
         self.effects.append(ScheduleJob(kind=kind, run_at=run_at, payload=payload))

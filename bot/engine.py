@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,7 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channels.base import Channel, DeliveryError
 from bot.context import Community, Context, Repos
 from bot.locks import KeyedLocks
-from bot.messages import Choice, Inbound, InboundKind, NotifyPerson, Outgoing, Reply, ScheduleJob, SendReply
+from bot.messages import (
+    Choice,
+    Inbound,
+    InboundKind,
+    NotifyPerson,
+    Outgoing,
+    RefreshCommands,
+    Reply,
+    ScheduleJob,
+    SendReply,
+)
 from bot.roles import Role, has_role
 from bot.routing import Router
 from lessons.catalog import Catalog
@@ -35,6 +46,14 @@ MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 600.0
 INBOX_KEEP = dt.timedelta(days=7)
+
+
+@dataclass
+class Outcome:
+    """What a committed inbound left to do: deliver to other people, refresh command menus."""
+
+    others: set[str] = field(default_factory=set)
+    refresh: list[str] = field(default_factory=list)
 
 
 class Engine:
@@ -65,13 +84,30 @@ class Engine:
                 return False
             if wait_delivery:
                 await self._deliver_to(inbound.person)
+        await self._refresh_commands(outcome.refresh)
         if wait_delivery:
-            await self._deliver_each(list(outcome))
+            await self._deliver_each(list(outcome.others))
         else:
-            task = asyncio.create_task(self._deliver_each([inbound.person, *outcome]))
+            task = asyncio.create_task(self._deliver_each([inbound.person, *outcome.others]))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return True
+
+    async def _refresh_commands(self, people: list[str]) -> None:
+        """After a role change: channels with per-person command menus (Telegram) update that person's."""
+        for person in people:
+            channel = self.channels.get(person.split(":", 1)[0])
+            refresh = getattr(channel, "refresh_commands", None)
+            if refresh is None:
+                continue
+            async with self._sessions() as session:
+                row = await PeopleRepo(session).by_ref(person)
+            roles = [] if row is None else [role for role, has in ((Role.MENTOR, row.is_mentor),
+                                                                    (Role.OFFICIAL, row.is_official)) if has]
+            try:
+                await refresh(person, roles)
+            except Exception:
+                log.exception("refreshing the command menu failed")
 
     async def _deliver_each(self, people: list[str]) -> None:
         for person in people:
@@ -83,7 +119,7 @@ class Engine:
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
-    async def _process(self, inbound: Inbound) -> set[str] | None:
+    async def _process(self, inbound: Inbound) -> Outcome | None:
         try:
             async with self._sessions() as session, session.begin():
                 if not await InboxRepo(session).claim(inbound.key):
@@ -99,12 +135,12 @@ class Engine:
             reply = Reply(text=SORRY, choices=[[Choice(label="🏠 Về menu", payload="menu")]])
             outgoing = Outgoing(person=inbound.person, reply=reply)
             await OutboxRepo(session).add(inbound.person, outgoing.model_dump_json())
-        return set()
+        return Outcome()
 
-    async def _run(self, session: AsyncSession, inbound: Inbound) -> set[str]:
+    async def _run(self, session: AsyncSession, inbound: Inbound) -> Outcome:
         repos = Repos.bound(session)
         if inbound.kind is InboundKind.JOB and not await JobsRepo(session).finish(int(inbound.data["job_id"])):
-            return set()  # already fired (another worker, or an earlier run)
+            return Outcome()  # already fired (another worker, or an earlier run)
         person = await repos.people.by_ref(inbound.person)
         if person is not None and person.unreachable_since is not None:
             person.unreachable_since = None  # they wrote to us: reachable again
@@ -119,6 +155,7 @@ class Engine:
             await route.handler(inbound, ctx)
         outbox = OutboxRepo(session)
         others: set[str] = set()
+        refresh: list[str] = []
         unreachable = await repos.people.unreachable(
             {e.person for e in ctx.effects if isinstance(e, NotifyPerson)} - {inbound.person})
         for effect in ctx.effects:
@@ -126,6 +163,9 @@ class Engine:
                 continue  # they blocked the bot: not messaged again until they write
             if isinstance(effect, ScheduleJob):
                 await JobsRepo(session).schedule(effect.kind, effect.run_at, effect.payload)
+                continue
+            if isinstance(effect, RefreshCommands):
+                refresh.append(effect.person)
                 continue
             if isinstance(effect, SendReply) and inbound.kind is InboundKind.JOB:
                 log.warning("a %s job tried to reply to nobody; use ctx.notify", inbound.command)
@@ -146,7 +186,7 @@ class Engine:
             ctx.person.state = dict(ctx.state)
             ctx.person.last_seen_at = ctx.now
         others.discard(inbound.person)
-        return others
+        return Outcome(others, refresh)
 
     @staticmethod
     def _allowed(role: Role, person: Person | None) -> bool:
@@ -164,20 +204,27 @@ class Engine:
         for row in rows:
             if row.next_attempt_at > utcnow() and row.attempts:
                 return
-            outgoing = Outgoing.model_validate_json(row.payload)
-            try:
-                if channel is None:
-                    raise DeliveryError(f"no channel for {person.split(':', 1)[0]!r}")
-                await channel.send(person, outgoing.reply)
-            except DeliveryError as exc:
-                await self._failed(person, row.id, row.attempts, exc)
+            # Sending and forgetting the row go together: a shutdown never cuts between them.
+            if not await asyncio.shield(self._send_row(channel, person, row.id, row.attempts, row.payload)):
                 return
-            except Exception as exc:  # a channel bug must not lose the message
-                log.exception("channel %s failed to send", channel.name if channel else "?")
-                await self._failed(person, row.id, row.attempts, DeliveryError(type(exc).__name__))
-                return
-            async with self._sessions() as session, session.begin():
-                await OutboxRepo(session).delivered(row.id)
+
+    async def _send_row(self, channel: Channel | None, person: str, row_id: int, attempts: int,
+                        payload: str) -> bool:
+        outgoing = Outgoing.model_validate_json(payload)
+        try:
+            if channel is None:
+                raise DeliveryError(f"no channel for {person.split(':', 1)[0]!r}")
+            await channel.send(person, outgoing.reply)
+        except DeliveryError as exc:
+            await self._failed(person, row_id, attempts, exc)
+            return False
+        except Exception as exc:  # a channel bug must not lose the message
+            log.exception("channel %s failed to send", channel.name if channel else "?")
+            await self._failed(person, row_id, attempts, DeliveryError(type(exc).__name__))
+            return False
+        async with self._sessions() as session, session.begin():
+            await OutboxRepo(session).delivered(row_id)
+        return True
 
     async def _failed(self, person: str, message_id: int, attempts: int, exc: DeliveryError) -> None:
         async with self._sessions() as session, session.begin():
@@ -195,9 +242,10 @@ class Engine:
             await outbox.failed(message_id, str(exc), utcnow() + dt.timedelta(seconds=delay))
 
     async def deliver_pending(self) -> int:
-        """Deliver every due outbox row (on start-up and periodically); returns how many people were served."""
+        """Deliver every due outbox row (on start-up and periodically); returns how many people were served.
+        Broadcast messages are left to `deliver_broadcasts`, which keeps to the platforms' rate."""
         async with self._sessions() as session:
-            rows = await OutboxRepo(session).due(utcnow(), limit=1000)
+            rows = await OutboxRepo(session).due(utcnow(), limit=1000, broadcasts=False)
         people = list(dict.fromkeys(row.person_ref for row in rows))
         for person in people:
             async with self._locks.hold(person):
@@ -209,6 +257,26 @@ class Engine:
         async with self._sessions() as session, session.begin():
             await InboxRepo(session).purge(utcnow() - older_than)
             await MediaRepo(session).purge()
+
+    async def deliver_broadcasts(self, limit: int) -> int:
+        """Send up to `limit` due broadcast messages (each through its person's lock, in order)."""
+        async with self._sessions() as session:
+            rows = await OutboxRepo(session).due(utcnow(), limit=limit, broadcasts=True)
+        for person in dict.fromkeys(row.person_ref for row in rows):
+            async with self._locks.hold(person):
+                await self._deliver_to(person)
+        return len(rows)
+
+    async def broadcast_forever(self, per_second: float) -> None:
+        """Announcements at a steady pace (platforms throttle bursts): a batch every second."""
+        batch = max(1, int(per_second))
+        while True:
+            started = asyncio.get_running_loop().time()
+            try:
+                await self.deliver_broadcasts(batch)
+            except Exception:
+                log.exception("broadcast delivery failed")
+            await asyncio.sleep(max(0.0, 1.0 - (asyncio.get_running_loop().time() - started)))
 
     async def run_due_jobs(self, now: dt.datetime | None = None) -> int:
         """Fire every due job once (each through the engine, so its effects are committed with it)."""

@@ -117,7 +117,13 @@ class ScheduleJob(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
-Effect = SendReply | NotifyPerson | ScheduleJob
+class RefreshCommands(BaseModel):
+    """Effect: the person's roles changed; channels with per-person command menus update theirs."""
+
+    person: str
+
+
+Effect = SendReply | NotifyPerson | ScheduleJob | RefreshCommands
 
 
 class Outgoing(BaseModel):

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     help_all_mentors_minutes: int = 15  # an unclaimed help request then goes to every mentor
     help_officials_minutes: int = 120  # … and then to the officials
     invite_days: int = 7
+    broadcast_per_second: float = 25.0  # announcements are sent at this pace (Telegram allows ~30/s)
     # "970405:1234567890:UBND XA BACH NGOC": the account practice VietQR codes pay to (never confirmed).
     practice_account: str = ""
     # For posters: the Telegram bot's @username (asked from Telegram when empty) and the Zalo chat link.

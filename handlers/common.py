@@ -7,7 +7,9 @@ from bot.messages import Choice, Inbound, InboundKind
 from bot.roles import Role
 from bot.routing import Router
 from handlers import (
+    broadcast,
     certificate,
+    contest,
     help,
     learner,
     meeting,
@@ -18,6 +20,7 @@ from handlers import (
     poster,
     progress,
     qrcheck,
+    training,
 )
 from handlers.menu import in_progress, menu_choices, show_menu
 from handlers.voice import AGE_GROUPS, address, menu_button
@@ -170,7 +173,7 @@ async def fallback(inbound: Inbound, ctx: Context) -> None:
         learner.show_current(ctx, lesson_id)
         return
     ctx.state["flow"] = None
-    ctx.reply(f"{lead} {you.You} bấm một nút bên dưới nhé.", menu_choices(ctx))
+    ctx.reply(f"{lead} {you.You} chọn một mục bên dưới nhé.", menu_choices(ctx))
 
 
 @router.forbidden
@@ -193,3 +196,6 @@ router.include(official.router)
 router.include(qrcheck.router)
 router.include(certificate.router)
 router.include(poster.router)
+router.include(broadcast.router)
+router.include(training.router)
+router.include(contest.router)

@@ -46,6 +46,7 @@ async def join(inbound: Inbound, ctx: Context) -> None:
         ctx.reply("Mã mời không dùng được (sai, đã dùng hoặc hết hạn). Bạn xin cán bộ xã mã mới nhé.")
         return
     person.is_mentor = True
+    ctx.refresh_commands()
     ctx.state["flow"] = None
     ctx.reply(mentor_consent_text(), [[Choice(label="✅ Đồng ý", payload="mentorok:yes")],
                                       [Choice(label="Không đồng ý", payload="mentorok:no")]])

@@ -89,7 +89,7 @@ async def ask_hamlet(ctx: Context, page: int = 0) -> None:
     listing = "\n".join(f"{i}. {h.name}" for i, h in enumerate(hamlets, 1))
     choices = [Choice(label=h.name[:20], payload=f"hamlet:{h.id}") for h in hamlets]
     you = address(ctx)
-    ctx.reply(f"{you.You} ở xóm nào ạ? Bấm tên xóm, hoặc gõ số thứ tự.\n\n{listing}",
+    ctx.reply(f"{you.You} ở xóm nào ạ? Chọn tên xóm, hoặc gõ số thứ tự.\n\n{listing}",
               paged(choices, page, "hamletpage", with_menu=False), numbered=False)
 
 
@@ -155,7 +155,7 @@ async def age_choice(inbound: Inbound, ctx: Context) -> None:
 
 @router.flow("age", requires=Role.VILLAGER)
 async def age_typed(inbound: Inbound, ctx: Context) -> None:
-    ctx.reply("Cháu chưa hiểu ý bác ạ. Bác bấm một nút bên dưới nhé.")
+    ctx.reply("Cháu chưa hiểu ý bác ạ. Bác chọn một mục bên dưới nhé.")
     ask_age(ctx)
 
 

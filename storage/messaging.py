@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,10 +43,28 @@ class OutboxRepo:
         await self._session.flush()
         return row
 
-    async def due(self, now: dt.datetime, limit: int = 100) -> list[OutboxMessage]:
-        rows = await self._session.scalars(select(OutboxMessage).where(OutboxMessage.next_attempt_at <= now)
-                                           .order_by(OutboxMessage.id).limit(limit))
+    async def due(self, now: dt.datetime, limit: int = 100, *, broadcasts: bool | None = None
+                  ) -> list[OutboxMessage]:
+        query = select(OutboxMessage).where(OutboxMessage.next_attempt_at <= now)
+        if broadcasts is not None:
+            tagged = OutboxMessage.broadcast_id.is_not(None)
+            query = query.where(tagged if broadcasts else OutboxMessage.broadcast_id.is_(None))
+        rows = await self._session.scalars(query.order_by(OutboxMessage.id).limit(limit))
         return list(rows)
+
+    async def enqueue_many(self, broadcast_id: int, messages: list[tuple[str, str]]) -> int:
+        """A broadcast's messages, (person ref, payload) each, in one statement."""
+        if not messages:
+            return 0
+        now = utcnow()
+        await self._session.execute(insert(OutboxMessage), [
+            {"person_ref": ref, "payload": payload, "created_at": now, "next_attempt_at": now, "attempts": 0,
+             "broadcast_id": broadcast_id} for ref, payload in messages])
+        return len(messages)
+
+    async def remaining(self, broadcast_id: int) -> int:
+        return int(await self._session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.broadcast_id == broadcast_id)) or 0)
 
     async def pending_for(self, person_ref: str) -> list[OutboxMessage]:
         rows = await self._session.scalars(

@@ -121,6 +121,12 @@ class TelegramChannel:
             except TelegramError as exc:
                 log.warning("telegram: per-chat commands not set: %s", type(exc).__name__)
 
+    async def refresh_commands(self, person: str, roles: list[Role]) -> None:
+        """A person became a mentor or an official: their own full command list."""
+        chat_id = int(person.split(":", 1)[1])
+        await self.app.bot.set_my_commands(_commands(self._env.command_menu(*roles)),
+                                           scope=BotCommandScopeChat(chat_id))
+
     # ---- inbound ---------------------------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:

@@ -129,7 +129,7 @@ class WebChannel:
             return _error(415, "send JSON")
         if (request.content_length or 0) > MAX_BODY:
             return _error(413, "message too large")
-        raw = await request.content.read(MAX_BODY + 1)  # a streamed body has no length to check first
+        raw = await request.read()  # bounded by the server's client_max_size; a streamed body has no length
         if len(raw) > MAX_BODY:
             return _error(413, "message too large")
         try:
