@@ -24,12 +24,12 @@ from bot.app import App, build
 from bot.channels.markup import to_html
 from bot.channels.web import COOKIE
 from bot.settings import Settings
+from handlers.voice import ELDER
 from lessons import catalog as lesson_catalog
 from lessons.schema import Lesson, Question, TypedAnswer
 from storage.db import create_engine, session_factory
 from storage.models import ConsentRecord, InboxKey, LessonProgress, Person
 from storage.people import PeopleRepo
-from handlers.voice import ELDER
 from tests.harness import settings_for
 
 AGREE = "✅ Đồng ý"
