@@ -242,6 +242,8 @@ class ZaloChannel:
         if self._stopping.is_set():
             raise DeliveryError("zalo: channel stopped")  # stays in the outbox; sent after the restart
         chat_id = person.split(":", 1)[1]
+        if reply.document is not None:
+            reply = await self._document_as_link(reply)
         with_photo = reply.image is not None and bool(self._public)
         steps: list[str | None] = [None] if with_photo else []  # None: the photo
         steps += render(reply, image_note=reply.image is not None and not self._public)
@@ -266,6 +268,21 @@ class ZaloChannel:
             self._sending -= 1
             if not self._sending:
                 self._idle.set()
+
+    async def _document_as_link(self, reply: Reply) -> Reply:
+        """Zalo's bot API sends no files: a PDF or a report becomes an expiring download link."""
+        assert reply.document is not None
+        hours = self._env.settings.media_ttl_hours
+        if not self._public:
+            note = "(Tệp này chỉ tải được qua Telegram hoặc trang trò chuyện trên web.)"
+        else:
+            try:
+                path = await served.publish_document(self._env.sessions, reply.document,
+                                                     reply.document_name or "tai-lieu.pdf", dt.timedelta(hours=hours))
+                note = f"📄 Tải tệp về (trong {hours} giờ): {self._public}{path}"
+            except ValueError:
+                note = "(Tệp này chỉ tải được qua Telegram hoặc trang trò chuyện trên web.)"
+        return reply.model_copy(update={"text": f"{reply.text}\n\n{note}", "document": None})
 
     async def _send_photo(self, chat_id: str, reply: Reply) -> bool:
         image = reply.image

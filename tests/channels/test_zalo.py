@@ -546,3 +546,21 @@ def test_rendering_without_buttons() -> None:
         "Hoặc gõ: «Tiếp tục», «Nhắc lại», «Về menu»")
     assert render(Reply(text="**Đậm** và thường")) == ["Đậm và thường"]
     assert render(Reply(text="")) == []
+
+
+async def test_a_document_becomes_an_expiring_download_link(tmp_path: Any, fake: FakeZalo) -> None:
+    pdf = b"%PDF-1.7\n% a certificate\n"
+    async with running(tmp_path / "bot.db", fake, webhook=True) as app, aiohttp.ClientSession() as http:
+        await channel_of(app).send("zalo:u9", Reply(text="📄 Bản PDF để in:", document=pdf,
+                                                    document_name="giay-chung-nhan.pdf"))
+        [message] = fake.delivered("u9")
+        text = str(message.body["text"])
+        assert text.startswith("📄 Bản PDF để in:") and "Tải tệp về" in text
+        url = text.rsplit(" ", 1)[-1]
+        assert re.fullmatch(rf"http://127\.0\.0\.1:{app.settings.port}/media/[A-Za-z0-9_-]{{20,64}}\.pdf", url)
+        async with http.get(url) as response:
+            assert response.status == 200 and await response.read() == pdf
+            assert response.headers["Content-Type"] == "application/pdf"
+            assert response.headers["Content-Disposition"].startswith("attachment")
+        async with http.get(url[:-4] + ".png") as response:
+            assert response.status == 404
