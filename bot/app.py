@@ -24,6 +24,7 @@ from bot.context import Community
 from bot.engine import Engine
 from bot.media import vietqr
 from bot.messages import Inbound
+from bot.ratelimit import FloodGuard
 from bot.routing import Router
 from bot.settings import ConfigError, Settings
 from handlers import common
@@ -100,12 +101,14 @@ async def build(settings: Settings) -> App:
                               help_to_all_mentors=dt.timedelta(minutes=settings.help_all_mentors_minutes),
                               help_to_officials=dt.timedelta(minutes=settings.help_officials_minutes),
                               invite_ttl=dt.timedelta(days=settings.invite_days),
+                              help_retention=dt.timedelta(days=settings.help_retention_days),
                               practice_account=_practice_account(settings.practice_account),
                               public_url=settings.public_url,
                               telegram_username=settings.telegram_bot_username.lstrip("@"),
                               zalo_link=settings.zalo_link)
     router = build_router()
-    engine = Engine(sessions, router, catalog, community)
+    engine = Engine(sessions, router, catalog, community,
+                    flood=FloodGuard(settings.flood_limit, settings.flood_window_seconds))
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app.router.add_get("/healthz", _healthz)
     verify_page.register(web_app, sessions)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import pathlib
 import sys
 
+from bot import logsafe
 from bot.settings import Settings
 
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "lessons":
         return _lessons_check(args.path)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logsafe.configure(settings)
     if args.command == "db":
         return _db_upgrade(settings)
     if args.command == "links":

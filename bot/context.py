@@ -40,6 +40,7 @@ class Community:
     help_to_all_mentors: dt.timedelta = dt.timedelta(minutes=15)
     help_to_officials: dt.timedelta = dt.timedelta(hours=2)
     invite_ttl: dt.timedelta = dt.timedelta(days=7)
+    help_retention: dt.timedelta = dt.timedelta(days=30)
     practice_account: tuple[str, str, str] | None = None  # (bank BIN, account, name) for practice payments
     public_url: str = ""  # where certificates are verified (<public_url>/verify/<code>), if the bot is public
     telegram_username: str = ""  # for deep links on posters

@@ -29,10 +29,12 @@ from bot.messages import (
     ScheduleJob,
     SendReply,
 )
+from bot.ratelimit import FloodGuard
 from bot.roles import Role, has_role
 from bot.routing import Router
 from lessons.catalog import Catalog
 from lessons.textmatch import fold
+from storage.escalations import EscalationsRepo
 from storage.jobs import JobsRepo
 from storage.media import MediaRepo
 from storage.messaging import InboxRepo, OutboxRepo
@@ -41,6 +43,7 @@ from storage.people import PeopleRepo
 
 log = logging.getLogger(__name__)
 
+SLOW_DOWN = "Tin đến nhanh quá ạ. Mời chậm lại một chút, đợi vài giây rồi nhắn tiếp nhé."
 SORRY = "Xin lỗi, Trợ lý số vừa gặp trục trặc khi xử lý tin này. Mời thử lại sau ít phút ạ."
 MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 2.0
@@ -58,7 +61,8 @@ class Outcome:
 
 class Engine:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], router: Router, catalog: Catalog,
-                 community: Community, channels: Mapping[str, Channel] | None = None) -> None:
+                 community: Community, channels: Mapping[str, Channel] | None = None,
+                 flood: FloodGuard | None = None) -> None:
         self._sessions = sessions
         self._router = router
         self._catalog = catalog
@@ -66,6 +70,7 @@ class Engine:
         self.channels: dict[str, Channel] = dict(channels or {})
         self._locks = KeyedLocks()
         self._background: set[asyncio.Task[None]] = set()
+        self._flood = flood or FloodGuard()
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -78,6 +83,12 @@ class Engine:
         With wait_delivery=False it returns as soon as the state and replies are committed (a webhook can
         answer the platform at once) and the replies are sent by a background task.
         """
+        if inbound.kind is not InboundKind.JOB:
+            verdict = self._flood.check(inbound.person)
+            if verdict != "ok":
+                if verdict == "warn":
+                    await self._slow_down(inbound.person)
+                return False
         async with self._locks.hold(inbound.person):
             outcome = await self._process(inbound)
             if outcome is None:
@@ -92,6 +103,15 @@ class Engine:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return True
+
+    async def _slow_down(self, person: str) -> None:
+        """Someone sends faster than a person types: one polite word, then their flood is dropped."""
+        log.warning("flood from one person: inbounds dropped for a few seconds")
+        async with self._sessions() as session, session.begin():
+            warning = Outgoing(person=person, reply=Reply(text=SLOW_DOWN))
+            await OutboxRepo(session).add(person, warning.model_dump_json())
+        async with self._locks.hold(person):
+            await self._deliver_to(person)
 
     async def _refresh_commands(self, people: list[str]) -> None:
         """After a role change: channels with per-person command menus (Telegram) update that person's."""
@@ -253,10 +273,12 @@ class Engine:
         return len(people)
 
     async def forget_old_keys(self, older_than: dt.timedelta = INBOX_KEEP) -> None:
-        """Platforms redeliver within minutes; keys older than this only take space. Expired media go too."""
+        """Platforms redeliver within minutes; keys older than this only take space. Expired media go too,
+        and what people wrote in help requests closed longer ago than the retention period."""
         async with self._sessions() as session, session.begin():
             await InboxRepo(session).purge(utcnow() - older_than)
             await MediaRepo(session).purge()
+            await EscalationsRepo(session).purge_closed(utcnow() - self._community.help_retention)
 
     async def deliver_broadcasts(self, limit: int) -> int:
         """Send up to `limit` due broadcast messages (each through its person's lock, in order)."""

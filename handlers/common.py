@@ -21,6 +21,7 @@ from handlers import (
     progress,
     qrcheck,
     training,
+    withdraw,
 )
 from handlers.menu import in_progress, menu_choices, show_menu
 from handlers.voice import AGE_GROUPS, address, menu_button
@@ -199,3 +200,4 @@ router.include(poster.router)
 router.include(broadcast.router)
 router.include(training.router)
 router.include(contest.router)
+router.include(withdraw.router)

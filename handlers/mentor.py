@@ -7,7 +7,7 @@ from bot.context import Context
 from bot.messages import Choice, Inbound, InboundKind, Reply
 from bot.roles import Role
 from bot.routing import Router
-from handlers import cases, help
+from handlers import cases, help, invite_guard
 from handlers.menu import show_menu
 from handlers.voice import menu_button
 from lessons.textmatch import fold
@@ -42,7 +42,11 @@ async def join(inbound: Inbound, ctx: Context) -> None:
     if not code:
         ctx.reply("Bạn gõ /tnv kèm mã mời cán bộ xã gửi, ví dụ: /tnv ABCDE-FGHIJ")
         return
+    if invite_guard.locked_out(ctx):
+        invite_guard.refuse(ctx)
+        return
     if await ctx.repos.invites.redeem(code, "mentor", person.id, ctx.now) is None:
+        invite_guard.record_wrong(ctx)
         ctx.reply("Mã mời không dùng được (sai, đã dùng hoặc hết hạn). Bạn xin cán bộ xã mã mới nhé.")
         return
     person.is_mentor = True

@@ -6,6 +6,7 @@ from bot.context import Context
 from bot.messages import Inbound
 from bot.roles import Role
 from bot.routing import Router
+from handlers import invite_guard
 from handlers.voice import menu_button
 
 router = Router()
@@ -34,7 +35,11 @@ async def become_official(inbound: Inbound, ctx: Context) -> None:
         ctx.reply("Anh/chị đã là cán bộ quản lý rồi ạ.", [[menu_button()]])
         return
     code = inbound.args.strip()
+    if invite_guard.locked_out(ctx):
+        invite_guard.refuse(ctx)
+        return
     if not code or await ctx.repos.invites.redeem(code, "official", person.id, ctx.now) is None:
+        invite_guard.record_wrong(ctx)
         ctx.reply("Mã mời không dùng được (sai, đã dùng hoặc hết hạn) ạ.")
         return
     person.is_official = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import utcnow
@@ -36,3 +36,6 @@ class CertificatesRepo:
     async def verify(self, code: str) -> Certificate | None:
         return (await self._session.scalars(select(Certificate).where(
             Certificate.code_hash == code_hash(code)))).first()
+
+    async def revoke_all(self, person_id: int) -> None:
+        await self._session.execute(delete(Certificate).where(Certificate.person_id == person_id))

@@ -70,3 +70,15 @@ class EscalationsRepo:
             if row.level >= 1 or row.hamlet_id in hamlet_ids:
                 rows.append(row)
         return rows
+
+    async def purge_closed(self, before: dt.datetime) -> int:
+        """Retention: what a villager wrote in a request closed before `before` is blanked (times, ratings and
+        the hamlet stay for statistics)."""
+        result = await self._session.execute(
+            update(Escalation).where(Escalation.status == "resolved", Escalation.resolved_at < before,
+                                     Escalation.question != "").values(question="", context={}))
+        return int(getattr(result, "rowcount", 0))
+
+    async def photo_tokens_of(self, person_id: int) -> list[str]:
+        rows = await self._session.scalars(select(Escalation.context).where(Escalation.person_id == person_id))
+        return [str(context["photo"]) for context in rows if isinstance(context, dict) and context.get("photo")]

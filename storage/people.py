@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ConsentRecord, LessonProgress, OutboxMessage, Person, ProgressEvent, utcnow
-from storage.models_help import Certificate
+from storage.models import ConsentRecord, LessonProgress, MediaFile, OutboxMessage, Person, ProgressEvent, utcnow
+from storage.models_help import Certificate, Escalation
 
 
 class PeopleRepo:
@@ -45,6 +45,12 @@ class PeopleRepo:
         """
         person = await self.by_ref(ref)
         if person is not None:
+            # Screenshots sent with help requests live in the media store: they go too.
+            contexts = await self._session.scalars(select(Escalation.context).where(Escalation.person_id == person.id))
+            tokens = [str(c["photo"]) for c in contexts if isinstance(c, dict) and c.get("photo")]
+            if tokens:
+                await self._session.execute(delete(MediaFile).where(MediaFile.token.in_(tokens)))
+            await self._session.execute(delete(Escalation).where(Escalation.person_id == person.id))
             await self._session.execute(delete(ProgressEvent).where(ProgressEvent.person_id == person.id))
             await self._session.execute(delete(LessonProgress).where(LessonProgress.person_id == person.id))
             await self._session.execute(delete(Certificate).where(Certificate.person_id == person.id))

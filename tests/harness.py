@@ -32,7 +32,8 @@ class Recorder:
 
 def settings_for(db_path: pathlib.Path, **extra: object) -> Settings:
     values: dict[str, object] = {"database_url": f"sqlite+aiosqlite:///{db_path}", "commune": "xã Bạch Ngọc",
-                                  "hamlets": "Xóm 1,Xóm 2,Xóm 3,Xóm 4,Xóm 5", "web_chat": False}
+                                  "hamlets": "Xóm 1,Xóm 2,Xóm 3,Xóm 4,Xóm 5", "web_chat": False,
+                                  "flood_limit": 10_000}  # tests click faster than people; flood control has its own
     return Settings(_env_file=None, **(values | extra))  # type: ignore[call-arg, arg-type]
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot.context import Community, Context
 from bot.engine import Engine
 from bot.messages import Inbound, InboundKind
+from bot.ratelimit import FloodGuard
 from bot.roles import Role
 from bot.routing import Router
 from lessons.catalog import Catalog
@@ -66,7 +67,9 @@ async def make_engine(db: pathlib.Path, recorder: Recorder) -> tuple[Engine, Any
     from zoneinfo import ZoneInfo
 
     community = Community(commune.id, commune.name, ZoneInfo("Asia/Ho_Chi_Minh"))
-    engine = Engine(sessions, counting_router(), Catalog(), community, {"test": recorder})
+    # Flood control is its own test: these tests send bursts on purpose.
+    engine = Engine(sessions, counting_router(), Catalog(), community, {"test": recorder},
+                    flood=FloodGuard(limit=10_000))
     return engine, database
 
 
@@ -185,3 +188,23 @@ async def test_old_inbox_keys_are_forgotten(tmp_path: pathlib.Path) -> None:
     await engine.forget_old_keys(dt.timedelta(seconds=-1))
     assert await engine.handle(text(1)) is True  # forgotten: handled as new
     await database.dispose()
+
+
+async def test_a_flood_gets_one_polite_word_and_is_dropped_others_unaffected(tmp_path: pathlib.Path) -> None:
+    recorder = Recorder()
+    engine, database = await make_engine(tmp_path / "e.db", recorder)
+    engine._flood = FloodGuard(limit=5, window=60)
+    results = [await engine.handle(text(n)) for n in range(12)]
+    assert results == [True] * 5 + [False] * 7
+    mine = [r.text for person, r in recorder.sent if person == "test:1"]
+    assert mine[:5] == [f"{n + 1}:{n}" for n in range(5)]
+    assert len(mine) == 6 and "chậm lại" in mine[5]
+    assert await engine.handle(text(1, person="test:2")) is True  # someone else is served as usual
+    await database.dispose()
+
+
+def test_the_flood_window_slides() -> None:
+    guard = FloodGuard(limit=2, window=10)
+    assert [guard.check("a", now=t) for t in (0, 1, 2, 3)] == ["ok", "ok", "warn", "drop"]
+    assert guard.check("a", now=20) == "ok"
+    assert guard.check("b", now=3) == "ok"

@@ -298,3 +298,44 @@ async def test_pause_and_resume(world: tuple[App, Recorder]) -> None:
     await lan.say("/sansang")
     await lan.say("/ca")
     assert "#1" in lan.text and "đang chờ" in lan.text
+
+
+async def test_invite_codes_cannot_be_guessed(world: tuple[App, Recorder]) -> None:
+    app, recorder = world
+    guesser = Chat(app, recorder, person="test:guesser")
+    await guesser.onboard()
+    for attempt in range(5):
+        await guesser.say(f"/tnv AAAAA-BBBB{attempt}")
+        assert "không dùng được" in guesser.text
+    await guesser.say(f"/tnv {await invite_code(app)}")  # even a right code waits now
+    assert "sai mã nhiều lần" in guesser.text
+
+
+async def test_retention_blanks_closed_requests_and_deletion_takes_screenshots(world: tuple[App, Recorder]) -> None:
+    from storage.models import MediaFile
+
+    app, recorder = world
+    lan = Chat(app, recorder, person="test:lan")
+    await become_mentor(app, lan, "Lan", "2")
+    await stuck_villager(app, recorder)
+    await lan.choose(f"claim:{(await case_of(app)).id}")
+    await lan.say("/xong")
+    async with app.engine._sessions() as session, session.begin():
+        case = (await session.scalars(select(Escalation))).one()
+        case.resolved_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    await app.engine.forget_old_keys()
+    case = await case_of(app)
+    assert case.question == "" and case.context == {} and case.claimed_at is not None  # stats survive
+
+    other = Chat(app, recorder, person="test:other")
+    await other.onboard(hamlet="Xóm 2")
+    await other.press("🙋 Hỏi người hỗ trợ")
+    await other.press("✅ Đồng ý")
+    await other._send(Inbound(person="test:other", kind=InboundKind.PHOTO, key="shot", photo=b"\xff\xd8shot"))
+    async with app.engine._sessions() as session:
+        assert len(list(await session.scalars(select(MediaFile)))) == 1
+    await other.say("/xoadulieu")
+    await other.press("🗑 Xóa hết dữ liệu")
+    async with app.engine._sessions() as session:
+        assert list(await session.scalars(select(MediaFile))) == []
+        assert len(list(await session.scalars(select(Escalation)))) == 1  # only the first person's

@@ -69,3 +69,30 @@ async def test_a_stale_delete_button_deletes_nothing(chat: Chat, app: tuple[App,
     await chat.choose("erase:yes")  # never asked: a forged or old button
     assert await rows(app[0], Person) == 1
     assert "tin nhắn cũ" in chat.text
+
+
+async def test_withdrawing_one_consent_keeps_the_rest(chat: Chat, app: tuple[App, Recorder]) -> None:
+    await chat.onboard()
+    await chat.press("🙋 Hỏi người hỗ trợ")
+    await chat.press("✅ Đồng ý")
+    await chat.say("/rutdongy")
+    assert "Hỏi tình nguyện viên" in chat.text and "Rút: hỏi giúp" in chat.labels()
+    await chat.press("Rút: hỏi giúp")
+    assert "Đã rút lại: Hỏi tình nguyện viên" in chat.text
+    async with app[0].engine._sessions() as session:
+        rows = list(await session.scalars(select(ConsentRecord).where(ConsentRecord.purpose == "help")
+                                          .order_by(ConsentRecord.id)))
+        request = (await session.scalars(select(DataRequest))).one()
+    assert [r.granted for r in rows] == [True, False]  # append-only: the first consent is still on record
+    assert request.kind == "withdraw" and request.due_at - request.requested_at == dt.timedelta(days=15)
+    assert await rows_of(app[0], Person) == 1  # learning continues
+    await chat.press("🙋 Hỏi người hỗ trợ")
+    assert "Đừng gửi mã OTP" in chat.text  # asked again before a new request
+    await chat.say("/rutdongy")
+    await chat.press("Rút: học bài")
+    await chat.press("🗑 Xóa hết dữ liệu")
+    assert await rows_of(app[0], Person) == 0
+
+
+async def rows_of(app: App, model: type) -> int:
+    return await rows(app, model)
