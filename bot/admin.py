@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import pathlib
 import re
 import sys
 from collections.abc import Awaitable, Callable
@@ -63,3 +64,19 @@ def add_official(ref: str, name: str | None) -> Action:
             person.display_name = name[:60]
         return f"{ref} is now an official of {commune.name}"
     return add
+
+
+def report(year: int, month: int, out: pathlib.Path) -> Action:
+    async def write(session: AsyncSession, commune: Commune, settings: Settings) -> str:
+        from zoneinfo import ZoneInfo
+
+        from bot.media.report import catalog_inputs, monthly_workbook
+        from lessons import catalog as lesson_catalog
+        from storage.stats import StatsRepo
+
+        tracks, lessons, titles = catalog_inputs(lesson_catalog.load(settings.lessons_dir or lesson_catalog.CONTENT))
+        built = await StatsRepo(session).month(commune.id, year, month, tracks, lessons,
+                                               zone=ZoneInfo(settings.timezone), track_titles=titles)
+        await asyncio.to_thread(out.write_bytes, monthly_workbook(built, commune=commune.name))
+        return f"wrote {out} (report for {built.period})"
+    return write

@@ -28,9 +28,12 @@ from bot.ratelimit import FloodGuard
 from bot.routing import Router
 from bot.settings import ConfigError, Settings
 from handlers import common
+from handlers.stats import next_report_time
 from lessons import catalog as lesson_catalog
 from storage import migrate
 from storage.db import create_engine, session_factory
+from storage.jobs import JobsRepo
+from storage.models import utcnow
 from storage.places import PlacesRepo
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class App:
 
     async def serve(self) -> None:
         """Start the HTTP server and the outbox sweep; deliver what an earlier run left undelivered."""
+        await ensure_monthly_report(self.engine)
         await self.engine.deliver_pending()
         self.tasks.append(asyncio.create_task(self.engine.sweep_forever(), name="outbox-sweep"))
         self.tasks.append(asyncio.create_task(self.engine.broadcast_forever(self.settings.broadcast_per_second),
@@ -136,6 +140,14 @@ async def build(settings: Settings) -> App:
         services.append(channel)
     return App(settings=settings, db=db, engine=engine, web_app=web_app, web_channel=web_channel,
                services=services)
+
+
+async def ensure_monthly_report(engine: Engine) -> None:
+    """The report for the 10th is a durable job that schedules its successor; the first one is made here."""
+    async with engine.sessions() as session, session.begin():
+        jobs = JobsRepo(session)
+        if await jobs.pending("monthly_report") is None:
+            await jobs.schedule("monthly_report", next_report_time(utcnow(), engine.community.timezone), {})
 
 
 def platform_channels(env: ChannelEnv) -> list[Any]:

@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     officials_add = officials_commands.add_parser("add", help="make telegram:<id> or zalo:<id> an official")
     officials_add.add_argument("ref", help="telegram:<id> or zalo:<id> (the id the bot shows with /toi)")
     officials_add.add_argument("--name", default=None, help="how people see them, e.g. \"Chị Hoa – VHXH\"")
+    report = commands.add_parser("report", help="write the monthly report (.xlsx) for officials")
+    report.add_argument("--month", required=True, help="YYYY-MM, e.g. 2026-11")
+    report.add_argument("--out", type=pathlib.Path, required=True)
     poster = commands.add_parser("poster", help="an A4 PDF poster with QR codes that start the bot in a hamlet")
     poster.add_argument("--hamlet", required=True, help="the hamlet, as configured (\"Xóm 3\")")
     poster.add_argument("--out", type=pathlib.Path, required=True, help="where to write the PDF")
@@ -57,6 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         return _links(settings, args.bot_username)
     if args.command == "poster":
         return _poster(settings, args.hamlet, args.out, args.bot_username, args.zalo_link)
+    if args.command == "report":
+        from bot import admin
+
+        try:
+            year, month = (int(part) for part in args.month.split("-"))
+            if not 1 <= month <= 12:
+                raise ValueError
+        except ValueError:
+            print("hocvuso: --month is YYYY-MM, e.g. 2026-11", file=sys.stderr)
+            return 2
+        return admin.run(settings, admin.report(year, month, args.out))
     if args.command in ("invite", "officials"):
         from bot import admin
 

@@ -27,6 +27,7 @@ from storage.people import PeopleRepo
 from storage.places import PlacesRepo
 from storage.privacy import ConsentRepo, DataRequestsRepo
 from storage.progress import ProgressRepo
+from storage.stats import StatsRepo
 from storage.trainings import TrainingsRepo
 
 
@@ -63,6 +64,7 @@ class Repos:
     broadcasts: BroadcastsRepo
     trainings: TrainingsRepo
     contests: ContestsRepo
+    stats: StatsRepo
 
     @classmethod
     def bound(cls, session: AsyncSession) -> Repos:
@@ -71,7 +73,7 @@ class Repos:
                    mentors=MentorsRepo(session), escalations=EscalationsRepo(session),
                    invites=InvitesRepo(session), meetings=MeetingsRepo(session), media=MediaRepo(session),
                    certificates=CertificatesRepo(session), broadcasts=BroadcastsRepo(session),
-                   trainings=TrainingsRepo(session), contests=ContestsRepo(session))
+                   trainings=TrainingsRepo(session), contests=ContestsRepo(session), stats=StatsRepo(session))
 
 
 @dataclass

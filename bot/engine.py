@@ -72,6 +72,14 @@ class Engine:
         self._background: set[asyncio.Task[None]] = set()
         self._flood = flood or FloodGuard()
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessions
+
+    @property
+    def community(self) -> Community:
+        return self._community
+
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
 
@@ -306,7 +314,8 @@ class Engine:
             jobs = await JobsRepo(session).due(now)
         for job in jobs:
             await self.handle(Inbound(person=f"system:job:{job.id}", kind=InboundKind.JOB, key=f"job:{job.id}",
-                                      command=job.kind, data={**job.payload, "job_id": job.id}))
+                                      command=job.kind,
+                                      data={**job.payload, "job_id": job.id, "run_at": job.run_at.isoformat()}))
         return len(jobs)
 
     async def sweep_forever(self, interval: float = 2.0) -> None:

@@ -20,6 +20,7 @@ from handlers import (
     poster,
     progress,
     qrcheck,
+    stats,
     training,
     withdraw,
 )
@@ -201,3 +202,4 @@ router.include(broadcast.router)
 router.include(training.router)
 router.include(contest.router)
 router.include(withdraw.router)
+router.include(stats.router)

@@ -34,3 +34,7 @@ class JobsRepo:
 
     async def get(self, job_id: int) -> Job | None:
         return await self._session.get(Job, job_id)
+
+    async def pending(self, kind: str) -> Job | None:
+        return (await self._session.scalars(select(Job).where(Job.kind == kind, Job.done_at.is_(None))
+                                            .order_by(Job.run_at))).first()

@@ -128,11 +128,14 @@ class ProgressEvent(Base):
     """What happened, when: the raw material for statistics and the monthly report."""
 
     __tablename__ = "progress_events"
-    __table_args__ = (Index("ix_events_at_kind", "at", "kind"),)
+    __table_args__ = (Index("ix_events_at_kind", "at", "kind"),
+                      # For the officials' statistics (milestones, activity by month).
+                      Index("ix_events_kind_step", "kind", "step_id", "person_id", "value", "at"),
+                      Index("ix_events_at_person", "at", "person_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(32))
     lesson_id: Mapped[str | None] = mapped_column(String(24))
     step_id: Mapped[str | None] = mapped_column(String(16))
     value: Mapped[int | None] = mapped_column(Integer)

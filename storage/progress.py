@@ -54,7 +54,7 @@ class ProgressRepo:
         if row.completed_at is None:
             row.completed_at = utcnow()
             row.assisted = True
-            await self.event(person_id, "lesson_completed_assisted", lesson_id=lesson_id, value=mentor_id)
+            await self.event(person_id, "lesson_assisted", lesson_id=lesson_id, value=mentor_id)
 
     async def completed_lessons(self, person_id: int) -> set[str]:
         rows = await self._session.scalars(select(LessonProgress.lesson_id).where(

@@ -1,0 +1,327 @@
+"""Statistics for officials: the commune at a glance (`overview`, for /thongke) and the monthly report (`month`,
+`commendations`, for /baocao, /khenthuong and the export; their queries and dataclasses are in
+`storage.stats_month`), in one repository.
+
+    stats = StatsRepo(session)
+    view = await stats.overview(commune.id, tracks, now=utcnow(), zone=VN_ZONE)
+    report = await stats.month(commune.id, 2026, 11, tracks, lessons, zone=VN_ZONE, track_titles=titles)
+
+`tracks` maps each track id to its lesson ids and `lessons` lists (lesson id, title, step ids), both from the lesson
+catalog (storage imports nothing of ours; `bot.media.report.catalog_inputs` builds them). Each figure is an
+aggregate query (GROUP BY); only short lists (durations of help requests, a few names) come back as rows.
+
+Definitions, the same in every figure:
+- registered: people of the commune who are not officials (officials are not learners, and are left out of every
+  learner figure); adults: age group 16-29, 30-59 or 60+; elders: 60+;
+- a track is finished when every one of its lessons is completed, at the last of those completions;
+- a milestone counts an adult once, at their first "Rồi" (value 1) to it; shares are of adults;
+- active in the last 7 (30) days: last seen today or on the 6 (29) local calendar days before;
+- active in a month: registered in it, last seen in it, or with any progress event in it (`last_seen_at` keeps only
+  the latest visit, so past months rest on the events);
+- help requests: opened by `created_at`; in a month, claim time counts in the month of the claim, resolve time
+  (from opening) and rating in the month of the resolution; medians are over those requests;
+- to date ("lũy kế"): everything before the end of the month.
+Months and days are local to `zone` (Asia/Ho_Chi_Minh); the database holds UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Subquery, and_, case, extract, false, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Hamlet, LessonProgress, Person, ProgressEvent
+from storage.models_help import Escalation, MentorHamlet
+
+if TYPE_CHECKING:
+    from storage.stats_month import Commendations, MonthReport
+
+VN_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+AGE_GROUPS = ("u16", "16-29", "30-59", "60+")
+ADULT_GROUPS = ("16-29", "30-59", "60+")
+ELDERS = "60+"
+UNKNOWN_AGE = "unknown"  # the by_age key of people who gave no age group
+NO_HAMLET = "Chưa chọn xóm"  # the row of people who have not chosen a hamlet
+
+Tracks = Mapping[str, Sequence[str]]  # track id → the ids of its lessons (a lesson belongs to one track)
+LessonSpec = tuple[str, str, Sequence[str]]  # (lesson id, title, step ids in order)
+Period = tuple[dt.datetime | None, dt.datetime]  # [start, end) in UTC; no start: everything before end
+
+
+# ---- the overview -----------------------------------------------------------------------------------------------
+
+class MilestoneShare(NamedTuple):
+    people: int  # adults who ever said "Rồi"
+    share: float  # people / adults, 0..1
+
+
+@dataclass(frozen=True)
+class HamletRow:
+    hamlet_id: int | None  # None: people who have not chosen a hamlet (name NO_HAMLET)
+    name: str
+    registered: int
+    finishers: int  # completed at least one lesson
+    lessons_completed: int
+    elders: int  # 60+ registered
+
+    @property
+    def completion_rate(self) -> float:
+        return ratio(self.finishers, self.registered)
+
+
+@dataclass(frozen=True)
+class EscalationFigures:
+    open: int
+    claimed: int
+    resolved: int
+    median_claim_minutes: float | None  # over every request ever claimed
+    median_resolve_minutes: float | None  # from opening, over every resolved request
+    mean_rating: float | None  # over every rated request
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The commune (or one hamlet of it) now. For a hamlet: its people, its help requests, the mentors serving it."""
+
+    as_of: dt.datetime
+    hamlet_id: int | None
+    registered: int
+    adults: int
+    elders: int
+    active_7d: int
+    active_30d: int
+    lessons_completed: int
+    assisted_completions: int  # of those, done with a mentor at a 1-1 meeting
+    track_finishers: dict[str, int]  # every track id → people who completed every lesson of it
+    by_hamlet: list[HamletRow]  # active hamlets in order, inactive ones that still have people, then NO_HAMLET
+    by_age: dict[str, int]  # every AGE_GROUPS key, then UNKNOWN_AGE when some people gave none
+    escalations: EscalationFigures
+    mentors_active: int  # mentors not paused
+    milestones: dict[str, MilestoneShare]  # milestone id → adults who said yes (ids nobody said yes to left out)
+
+    @property
+    def finishers(self) -> int:
+        """People who completed at least one lesson."""
+        return sum(row.finishers for row in self.by_hamlet)
+
+
+# ---- the query vocabulary (shared with storage.stats_month) -----------------------------------------------------
+
+def ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def month_bounds(year: int, month: int, zone: dt.tzinfo = VN_ZONE) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants at which the local calendar month starts and the next one starts."""
+    start = dt.datetime(year, month, 1, tzinfo=zone)
+    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def learners(commune_id: int, hamlet_id: int | None = None) -> list[ColumnElement[bool]]:
+    """Conditions on `Person` selecting the registered people of a commune (or of one hamlet)."""
+    where = [Person.commune_id == commune_id, Person.is_official.is_(False)]
+    if hamlet_id is not None:
+        where.append(Person.hamlet_id == hamlet_id)
+    return where
+
+
+def within(column: Any, start: dt.datetime | None, end: dt.datetime | None) -> ColumnElement[bool]:
+    """start <= column < end; a missing bound is open (NULL never matches)."""
+    parts = [column.is_not(None)]
+    if start is not None:
+        parts.append(column >= start)
+    if end is not None:
+        parts.append(column < end)
+    return and_(*parts)
+
+
+def flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """SUM(flag(x)) counts the rows where x holds, on SQLite and PostgreSQL alike."""
+    return case((condition, 1), else_=0)
+
+
+def median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 1) if present else None
+
+
+def mean(value: Any) -> float | None:
+    """An AVG() result (a Decimal on PostgreSQL) as a float with 2 decimals."""
+    return None if value is None else round(float(value), 2)
+
+
+def is_learner(person_id: Any, commune_id: int, hamlet_id: int | None = None, *,
+               adults: bool = False) -> ColumnElement[bool]:
+    """EXISTS: the person `person_id` (a column of another table) is registered in the commune (hamlet), and an
+    adult if asked. Written as EXISTS so that SQLite walks the events (by time, or in one pass) and looks each
+    person up by primary key, instead of walking each person's events."""
+    where = [Person.id == person_id, *learners(commune_id, hamlet_id)]
+    if adults:
+        where.append(Person.age_group.in_(ADULT_GROUPS))
+    return select(Person.id).where(*where).exists()
+
+
+def person_progress(commune_id: int, tracks: Tracks, periods: Sequence[Period] = (),
+                    hamlet_id: int | None = None) -> Subquery:
+    """One row per registered person who completed a lesson, from one pass over lesson_progress: person_id; done
+    and assisted (lessons completed, and of those with a mentor, all time); done_j and assisted_j for each period j;
+    lessons_i (lessons of track i completed) and last_i (the last of those completions) for each track i, in the
+    order of `tracks`. Read it with `track_done`."""
+    lp = LessonProgress
+    helped = lp.assisted.is_(True)
+    columns: list[Any] = [lp.person_id, func.count().label("done"), func.sum(flag(helped)).label("assisted")]
+    for j, (start, end) in enumerate(periods):
+        done = within(lp.completed_at, start, end)
+        columns += [func.sum(flag(done)).label(f"done_{j}"), func.sum(flag(and_(done, helped))).label(f"assisted_{j}")]
+    for i, lessons in enumerate(tracks.values()):
+        ours = lp.lesson_id.in_(list(lessons)) if lessons else false()
+        columns += [func.sum(flag(ours)).label(f"lessons_{i}"),
+                    func.max(case((ours, lp.completed_at))).label(f"last_{i}")]
+    return (select(*columns)
+            .where(lp.completed_at.is_not(None), is_learner(lp.person_id, commune_id, hamlet_id))
+            .group_by(lp.person_id).subquery())
+
+
+def track_done(progress: Subquery, tracks: Tracks, i: int, start: dt.datetime | None = None,
+               end: dt.datetime | None = None) -> ColumnElement[bool]:
+    """The person of a `person_progress` row finished the i-th track (in [start, end) when given)."""
+    size = len(set(list(tracks.values())[i]))
+    if not size:
+        return false()
+    finished = progress.c[f"lessons_{i}"] == size
+    if start is None and end is None:
+        return finished
+    return and_(finished, within(progress.c[f"last_{i}"], start, end))
+
+
+def first_milestones(commune_id: int, hamlet_id: int | None = None) -> Subquery:
+    """(step_id = milestone id, person_id, first_at): each adult's first "yes" to each milestone."""
+    return (select(ProgressEvent.step_id, ProgressEvent.person_id, func.min(ProgressEvent.at).label("first_at"))
+            .where(ProgressEvent.kind == "milestone", ProgressEvent.value == 1,
+                   is_learner(ProgressEvent.person_id, commune_id, hamlet_id, adults=True))
+            .group_by(ProgressEvent.step_id, ProgressEvent.person_id)
+            .subquery())
+
+
+class StatsQueries:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def hamlet_names(self, commune_id: int) -> list[tuple[int, str, bool]]:
+        """(id, name, active) of the commune's hamlets in their configured order."""
+        rows = await self._session.execute(select(Hamlet.id, Hamlet.name, Hamlet.active)
+                                           .where(Hamlet.commune_id == commune_id)
+                                           .order_by(Hamlet.position, Hamlet.id))
+        return [(int(i), str(n), bool(a)) for i, n, a in rows.all()]
+
+    async def help_minutes(self, until: Any, where: ColumnElement[bool]) -> list[float | None]:
+        """Minutes from opening to `until` (claimed_at or resolved_at) of the help requests matching `where`."""
+        if self._session.get_bind().dialect.name == "sqlite":
+            minutes: ColumnElement[Any] = (func.julianday(until) - func.julianday(Escalation.created_at)) * 1440.0
+        else:
+            minutes = extract("epoch", until - Escalation.created_at) / 60.0
+        return [None if m is None else float(m) for m in await self._session.scalars(select(minutes).where(where))]
+
+
+# ---- the repository ---------------------------------------------------------------------------------------------
+
+class StatsRepo(StatsQueries):
+    async def overview(self, commune_id: int, tracks: Tracks, *, hamlet_id: int | None = None,
+                       now: dt.datetime, zone: dt.tzinfo = VN_ZONE) -> Overview:
+        """The commune's figures at `now` (an aware datetime), or one hamlet's."""
+        s = self._session
+        today = dt.datetime.combine(now.astimezone(zone).date(), dt.time(), tzinfo=zone)
+        since_7d = (today - dt.timedelta(days=6)).astimezone(dt.UTC)
+        since_30d = (today - dt.timedelta(days=29)).astimezone(dt.UTC)
+        people = (await s.execute(
+            select(Person.hamlet_id, Person.age_group, func.count(), func.sum(flag(Person.last_seen_at >= since_7d)),
+                   func.sum(flag(Person.last_seen_at >= since_30d)))
+            .where(*learners(commune_id, hamlet_id)).group_by(Person.hamlet_id, Person.age_group))).all()
+        by_age = dict.fromkeys(AGE_GROUPS, 0)
+        registered: dict[int | None, int] = {}
+        elders: dict[int | None, int] = {}
+        active_7d = active_30d = 0
+        for hamlet, age, n, seen_7d, seen_30d in people:
+            key = age if age in by_age else UNKNOWN_AGE
+            by_age[key] = by_age.get(key, 0) + int(n)
+            registered[hamlet] = registered.get(hamlet, 0) + int(n)
+            elders[hamlet] = elders.get(hamlet, 0) + (int(n) if age == ELDERS else 0)
+            active_7d += int(seen_7d or 0)
+            active_30d += int(seen_30d or 0)
+        progress = person_progress(commune_id, tracks, hamlet_id=hamlet_id)
+        done: dict[int | None, tuple[int, int, int]] = {}
+        track_finishers = dict.fromkeys(tracks, 0)
+        for hamlet, people_done, lessons, assisted, *tracks_done in (await s.execute(
+                select(Person.hamlet_id, func.count(), func.sum(progress.c.done), func.sum(progress.c.assisted),
+                       *(func.sum(flag(track_done(progress, tracks, i))) for i in range(len(tracks))))
+                .join(Person, Person.id == progress.c.person_id).group_by(Person.hamlet_id))).all():
+            done[hamlet] = (int(people_done), int(lessons or 0), int(assisted or 0))
+            for track, n in zip(tracks, tracks_done, strict=True):
+                track_finishers[track] += int(n or 0)
+        rows = []
+        for row_id, name, is_active in [*await self.hamlet_names(commune_id), (None, NO_HAMLET, False)]:
+            if (hamlet_id is not None and row_id != hamlet_id) or not (registered.get(row_id) or is_active):
+                continue
+            finishers, completed, _ = done.get(row_id, (0, 0, 0))
+            rows.append(HamletRow(row_id, name, registered.get(row_id, 0), finishers, completed,
+                                  elders.get(row_id, 0)))
+        adults = sum(by_age[g] for g in ADULT_GROUPS)
+        return Overview(
+            as_of=now, hamlet_id=hamlet_id, registered=sum(registered.values()), adults=adults,
+            elders=by_age[ELDERS], active_7d=active_7d, active_30d=active_30d,
+            lessons_completed=sum(n for _, n, _ in done.values()),
+            assisted_completions=sum(a for _, _, a in done.values()),
+            track_finishers=track_finishers,
+            by_hamlet=rows, by_age=by_age,
+            escalations=await self._escalations(commune_id, hamlet_id),
+            mentors_active=await self._mentors_active(commune_id, hamlet_id),
+            milestones=await self._milestones(commune_id, hamlet_id, adults),
+        )
+
+    async def month(self, commune_id: int, year: int, month: int, tracks: Tracks, lessons: Sequence[LessonSpec],
+                    *, zone: dt.tzinfo = VN_ZONE, track_titles: Mapping[str, str] | None = None) -> MonthReport:
+        """Everything the monthly report shows for the local calendar month `month`/`year` (see stats_month)."""
+        from storage.stats_month import MonthQueries  # it builds on this module's vocabulary
+
+        return await MonthQueries(self._session).month(commune_id, year, month, tracks, lessons, zone=zone,
+                                                       track_titles=track_titles)
+
+    async def commendations(self, commune_id: int, year: int, month: int, tracks: Tracks, *,
+                            zone: dt.tzinfo = VN_ZONE) -> Commendations:
+        """Who to thank for the month: elders who finished a track, helpful mentors, hamlets that lead."""
+        from storage.stats_month import MonthQueries
+
+        return await MonthQueries(self._session).commendations(commune_id, year, month, tracks, zone=zone)
+
+    async def _escalations(self, commune_id: int, hamlet_id: int | None) -> EscalationFigures:
+        where: list[ColumnElement[bool]] = [Escalation.commune_id == commune_id]
+        if hamlet_id is not None:
+            where.append(Escalation.hamlet_id == hamlet_id)
+        open_, claimed, resolved, rating = (await self._session.execute(
+            select(*(func.sum(flag(Escalation.status == status)) for status in ("open", "claimed", "resolved")),
+                   func.avg(Escalation.rating)).where(*where))).one()
+        claim = await self.help_minutes(Escalation.claimed_at, and_(*where, Escalation.claimed_at.is_not(None)))
+        resolve = await self.help_minutes(Escalation.resolved_at, and_(*where, Escalation.resolved_at.is_not(None)))
+        return EscalationFigures(int(open_ or 0), int(claimed or 0), int(resolved or 0), median(claim),
+                                 median(resolve), mean(rating))
+
+    async def _mentors_active(self, commune_id: int, hamlet_id: int | None) -> int:
+        query = select(func.count(func.distinct(Person.id))).select_from(Person).where(
+            Person.commune_id == commune_id, Person.is_mentor.is_(True), Person.mentor_paused.is_(False))
+        if hamlet_id is not None:
+            query = query.join(MentorHamlet, and_(MentorHamlet.person_id == Person.id,
+                                                  MentorHamlet.hamlet_id == hamlet_id))
+        return await self._session.scalar(query) or 0
+
+    async def _milestones(self, commune_id: int, hamlet_id: int | None, adults: int) -> dict[str, MilestoneShare]:
+        firsts = first_milestones(commune_id, hamlet_id)
+        counts = (await self._session.execute(select(firsts.c.step_id, func.count())
+                                              .group_by(firsts.c.step_id).order_by(firsts.c.step_id))).all()
+        return {str(m): MilestoneShare(int(n), ratio(int(n), adults)) for m, n in counts}

@@ -1,0 +1,431 @@
+"""The monthly report ("báo cáo tháng") and the commendations ("khen thưởng"): figures over a local calendar month,
+the month before, and everything up to the month's end. Use them through `storage.stats.StatsRepo`; the definitions
+of the figures are in that module's docstring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Commune, LessonProgress, Person, ProgressEvent
+from storage.models_commune import Contest, ContestEntry
+from storage.models_help import Certificate, Escalation
+from storage.stats import (
+    ADULT_GROUPS,
+    ELDERS,
+    NO_HAMLET,
+    VN_ZONE,
+    LessonSpec,
+    Period,
+    StatsQueries,
+    Tracks,
+    first_milestones,
+    flag,
+    is_learner,
+    learners,
+    mean,
+    median,
+    month_bounds,
+    person_progress,
+    ratio,
+    track_done,
+    within,
+)
+
+# ---- results ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """The summary of one month (or, for `MonthReport.to_date`, of everything before the month's end)."""
+
+    new_people: int  # registered in the period (to date: everyone registered by its end)
+    active_people: int | None  # None to date
+    lessons_completed: int
+    assisted_completions: int  # of those, done with a mentor at a 1-1 meeting
+    track_finishers: dict[str, int]  # every track id → people who finished it in the period
+    escalations_opened: int
+    escalations_resolved: int
+    median_claim_minutes: float | None
+    median_resolve_minutes: float | None
+    mean_rating: float | None  # 1-5 stars, over rated requests resolved in the period
+    milestones: dict[str, int]  # milestone id → adults whose first "yes" fell in the period (ids with none left out)
+
+    @property
+    def track_finishers_total(self) -> int:
+        return sum(self.track_finishers.values())
+
+
+@dataclass(frozen=True)
+class MonthHamletRow:
+    hamlet_id: int | None  # None: people who have not chosen a hamlet (name NO_HAMLET)
+    name: str
+    registered: int  # by the end of the month
+    new_people: int
+    active_people: int
+    finishers: int  # people who completed at least one lesson in the month
+    lessons_completed: int
+    assisted_completions: int
+    finished_to_date: int  # people who had completed at least one lesson by the end of the month
+
+    @property
+    def completion_rate(self) -> float:
+        """finished_to_date / registered (0.0 for an empty hamlet)."""
+        return ratio(self.finished_to_date, self.registered)
+
+
+@dataclass(frozen=True)
+class LessonRow:
+    lesson_id: str
+    title: str
+    started: int  # started in the month
+    finished: int  # completed in the month
+    dropoff_step: str | None  # where most of those who started in the month and have not finished are stuck
+    dropoff_label: str  # "bước 3/7", "bài kiểm tra", or "" when nobody is stuck
+    dropoff_people: int
+
+
+@dataclass(frozen=True)
+class MentorRow:
+    person_id: int
+    name: str  # display name (officials who took requests are listed too)
+    claimed: int
+    resolved: int
+    mean_rating: float | None
+    assisted_steps: int  # steps recorded as done with their help (step_assisted events)
+
+
+@dataclass(frozen=True)
+class ElderFinisher:
+    person_id: int
+    name: str  # certificate name, else "Người dân #<id> (<xóm>)"
+    hamlet: str
+    track_id: str
+    finished_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class MentorCommendation:
+    person_id: int
+    name: str
+    resolved: int
+    mean_rating: float | None
+
+
+@dataclass(frozen=True)
+class HamletCommendation:
+    hamlet_id: int
+    name: str
+    registered: int
+    finished: int
+    rate: float  # finished / registered, 0..1
+
+
+@dataclass(frozen=True)
+class Commendations:
+    elders: list[ElderFinisher]  # 60+ who finished a track in the month, in the order they finished
+    mentors: list[MentorCommendation]  # most requests resolved in the month, then best rated; top 5, mentors only
+    hamlets: list[HamletCommendation]  # best completion rate by the month's end; top 3, hamlets of 5+ people
+
+
+@dataclass(frozen=True)
+class ContestWinner:
+    rank: int
+    person_id: int
+    name: str
+    score: int
+    seconds: int | None
+
+
+@dataclass(frozen=True)
+class ContestResult:
+    contest_id: int
+    title: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    entries: int
+    top: list[ContestWinner]  # score high to low, then faster first; finished entries only; at most 3
+
+
+@dataclass(frozen=True)
+class MonthReport:
+    commune_id: int
+    commune_name: str
+    year: int
+    month: int
+    period: str  # "11/2026"
+    track_titles: dict[str, str]  # track id → title (the id when no title was given)
+    this_month: MonthFigures
+    previous: MonthFigures
+    to_date: MonthFigures
+    adults_to_date: int  # adults registered by the month's end: the denominator of milestone shares
+    by_hamlet: list[MonthHamletRow]
+    by_lesson: list[LessonRow]
+    by_mentor: list[MentorRow]
+    commendations: Commendations
+    contests: list[ContestResult]
+
+    def milestone_share(self, milestone_id: str) -> float:
+        """Adults who have reached the milestone by the month's end, as a share of adults (0..1)."""
+        return ratio(self.to_date.milestones.get(milestone_id, 0), self.adults_to_date)
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------------
+
+def previous_month(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+def active_in(start: dt.datetime, end: dt.datetime) -> ColumnElement[bool]:
+    """A condition on `Person`: active in [start, end) (see storage.stats)."""
+    return or_(within(Person.created_at, start, end), within(Person.last_seen_at, start, end),
+               Person.id.in_(select(ProgressEvent.person_id).where(within(ProgressEvent.at, start, end))))
+
+
+def step_label(step_id: str | None, steps: Sequence[str]) -> str:
+    """The label of a step: "bước k/n" in the lesson, "bài kiểm tra" for the quiz, the id of a removed step."""
+    if step_id is None:
+        return ""
+    if step_id in steps:
+        return f"bước {list(steps).index(step_id) + 1}/{len(steps)}"
+    return "bài kiểm tra" if step_id == "quiz" else step_id
+
+
+def resident_name(person_id: int, hamlet: str | None, certificate_name: str | None) -> str:
+    """How a learner is named in reports: their certificate name, else "Người dân #<id> (<xóm>)"."""
+    if certificate_name:
+        return certificate_name
+    return f"Người dân #{person_id} ({hamlet})" if hamlet else f"Người dân #{person_id}"
+
+
+# ---- queries ----------------------------------------------------------------------------------------------------
+
+class MonthQueries(StatsQueries):
+    """The queries behind `StatsRepo.month` and `StatsRepo.commendations`."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._active: dict[tuple[int, dt.datetime, dt.datetime], dict[int | None, int]] = {}
+
+    async def month(self, commune_id: int, year: int, month: int, tracks: Tracks, lessons: Sequence[LessonSpec],
+                    *, zone: dt.tzinfo = VN_ZONE, track_titles: Mapping[str, str] | None = None) -> MonthReport:
+        """Everything the monthly report shows for `month`/`year` (local calendar month in `zone`)."""
+        start, end = month_bounds(year, month, zone)
+        before = month_bounds(*previous_month(year, month), zone)
+        hamlets = await self._hamlet_rows(commune_id, start, end)
+        this_month, previous, to_date = await self._figures(commune_id, tracks, [(start, end), before, (None, end)])
+        return MonthReport(
+            commune_id=commune_id,
+            commune_name=await self._session.scalar(select(Commune.name).where(Commune.id == commune_id)) or "",
+            year=year, month=month, period=f"{month}/{year}",
+            track_titles={t: (track_titles or {}).get(t, t) for t in tracks},
+            this_month=this_month, previous=previous, to_date=to_date,
+            adults_to_date=await self._session.scalar(select(func.count()).select_from(Person).where(
+                *learners(commune_id), Person.age_group.in_(ADULT_GROUPS), Person.created_at < end)) or 0,
+            by_hamlet=hamlets,
+            by_lesson=await self._lesson_rows(commune_id, lessons, start, end),
+            by_mentor=await self._mentor_rows(commune_id, start, end),
+            commendations=await self._commendations(commune_id, tracks, start, end, hamlets),
+            contests=await self._contests(commune_id, start, end),
+        )
+
+    async def commendations(self, commune_id: int, year: int, month: int, tracks: Tracks, *,
+                            zone: dt.tzinfo = VN_ZONE) -> Commendations:
+        """Who to thank for `month`/`year`: elders who finished a track, helpful mentors, hamlets that lead."""
+        start, end = month_bounds(year, month, zone)
+        return await self._commendations(commune_id, tracks, start, end,
+                                         await self._hamlet_rows(commune_id, start, end))
+
+    # -- the summary figures --
+
+    async def _figures(self, commune_id: int, tracks: Tracks, periods: Sequence[Period]) -> list[MonthFigures]:
+        """The summary of each period, one query per figure for all periods together (one pass over the rows)."""
+        s = self._session
+        new_people = (await s.execute(select(*(func.sum(flag(within(Person.created_at, a, b))) for a, b in periods))
+                                      .select_from(Person).where(*learners(commune_id)))).one()
+        active = [None if a is None else sum((await self._active_by_hamlet(commune_id, a, b)).values())
+                  for a, b in periods]
+        progress = person_progress(commune_id, tracks, periods)
+        k, t = len(periods), len(tracks)
+        sums = (await s.execute(select(
+            *(func.sum(progress.c[f"done_{j}"]) for j in range(k)),
+            *(func.sum(progress.c[f"assisted_{j}"]) for j in range(k)),
+            *(func.sum(flag(track_done(progress, tracks, i, a, b))) for a, b in periods for i in range(t)),
+        ))).one()
+        completions = [int(n or 0) for n in sums]
+        finishers = [{track: completions[2 * k + j * t + i] for i, track in enumerate(tracks)} for j in range(k)]
+        resolved = [within(Escalation.resolved_at, a, b) for a, b in periods]
+        help_figures = (await s.execute(
+            select(*(func.sum(flag(within(Escalation.created_at, a, b))) for a, b in periods),
+                   *(func.sum(flag(r)) for r in resolved), *(func.avg(case((r, Escalation.rating))) for r in resolved))
+            .where(Escalation.commune_id == commune_id))).one()
+        firsts = first_milestones(commune_id)
+        milestones: list[dict[str, int]] = [{} for _ in periods]
+        for milestone, *counts in (await s.execute(
+                select(firsts.c.step_id, *(func.sum(flag(within(firsts.c.first_at, a, b))) for a, b in periods))
+                .group_by(firsts.c.step_id).order_by(firsts.c.step_id))).all():
+            for found, n in zip(milestones, counts, strict=True):
+                if n:
+                    found[str(milestone)] = int(n)
+        ours = Escalation.commune_id == commune_id
+        figures = []
+        for i, (a, b) in enumerate(periods):
+            claim = await self.help_minutes(Escalation.claimed_at, and_(ours, within(Escalation.claimed_at, a, b)))
+            resolve = await self.help_minutes(Escalation.resolved_at, and_(ours, resolved[i]))
+            figures.append(MonthFigures(
+                new_people=int(new_people[i] or 0), active_people=active[i],
+                lessons_completed=completions[i], assisted_completions=completions[k + i],
+                track_finishers=finishers[i], escalations_opened=int(help_figures[i] or 0),
+                escalations_resolved=int(help_figures[k + i] or 0), median_claim_minutes=median(claim),
+                median_resolve_minutes=median(resolve), mean_rating=mean(help_figures[2 * k + i]),
+                milestones=milestones[i]))
+        return figures
+
+    async def _active_by_hamlet(self, commune_id: int, start: dt.datetime, end: dt.datetime) -> dict[int | None, int]:
+        """hamlet id → people active in [start, end); remembered, as it walks the period's events."""
+        key = (commune_id, start, end)
+        if key not in self._active:
+            self._active[key] = {hamlet: int(n) for hamlet, n in (await self._session.execute(
+                select(Person.hamlet_id, func.count()).where(*learners(commune_id), active_in(start, end))
+                .group_by(Person.hamlet_id))).all()}
+        return self._active[key]
+
+    # -- the tables --
+
+    async def _count_by_hamlet(self, query: Select[Any]) -> dict[int | None, tuple[int, ...]]:
+        return {row[0]: tuple(int(v or 0) for v in row[1:]) for row in (await self._session.execute(query)).all()}
+
+    async def _hamlet_rows(self, commune_id: int, start: dt.datetime, end: dt.datetime) -> list[MonthHamletRow]:
+        people = await self._count_by_hamlet(
+            select(Person.hamlet_id, func.count(), func.sum(flag(within(Person.created_at, start, end))))
+            .where(*learners(commune_id), Person.created_at < end).group_by(Person.hamlet_id))
+        actives = await self._active_by_hamlet(commune_id, start, end)
+        done_in = within(LessonProgress.completed_at, start, end)
+        lessons = await self._count_by_hamlet(
+            select(Person.hamlet_id, func.count(func.distinct(case((done_in, LessonProgress.person_id)))),
+                   func.sum(flag(done_in)), func.sum(flag(and_(done_in, LessonProgress.assisted.is_(True)))),
+                   func.count(func.distinct(LessonProgress.person_id)))
+            .join(Person, Person.id == LessonProgress.person_id)
+            .where(*learners(commune_id), within(LessonProgress.completed_at, None, end))
+            .group_by(Person.hamlet_id))
+        rows = []
+        named: list[tuple[int | None, str, bool]] = [*await self.hamlet_names(commune_id), (None, NO_HAMLET, False)]
+        for hamlet_id, name, is_active in named:
+            registered, new = people.get(hamlet_id, (0, 0))
+            if not registered and not is_active:
+                continue
+            finishers, done, assisted, to_date = lessons.get(hamlet_id, (0, 0, 0, 0))
+            rows.append(MonthHamletRow(hamlet_id, name, registered, new, actives.get(hamlet_id, 0),
+                                       finishers, done, assisted, to_date))
+        return rows
+
+    async def _lesson_rows(self, commune_id: int, lessons: Sequence[LessonSpec], start: dt.datetime,
+                           end: dt.datetime) -> list[LessonRow]:
+        started_in = within(LessonProgress.started_at, start, end)
+        counts = {str(lesson): (int(a or 0), int(b or 0)) for lesson, a, b in (await self._session.execute(
+            select(LessonProgress.lesson_id, func.sum(flag(started_in)),
+                   func.sum(flag(within(LessonProgress.completed_at, start, end))))
+            .join(Person, Person.id == LessonProgress.person_id)
+            .where(*learners(commune_id), LessonProgress.started_at < end)
+            .group_by(LessonProgress.lesson_id))).all()}
+        stuck: dict[str, list[tuple[str | None, int]]] = {}
+        for lesson, step, n in (await self._session.execute(
+                select(LessonProgress.lesson_id, LessonProgress.step_id, func.count())
+                .join(Person, Person.id == LessonProgress.person_id)
+                .where(*learners(commune_id), started_in, LessonProgress.completed_at.is_(None))
+                .group_by(LessonProgress.lesson_id, LessonProgress.step_id))).all():
+            stuck.setdefault(str(lesson), []).append((step, int(n)))
+        rows = []
+        for lesson_id, title, steps in lessons:
+            order = {step: i for i, step in enumerate(steps)}
+            # Most people first; on a tie the earlier step (unknown ids, e.g. "quiz", after the steps).
+            worst = min(stuck.get(lesson_id, []), key=lambda sn: (-sn[1], order.get(sn[0] or "", len(order)),
+                                                                  sn[0] or ""), default=(None, 0))
+            started, finished = counts.get(lesson_id, (0, 0))
+            rows.append(LessonRow(lesson_id, title, started, finished, worst[0], step_label(worst[0], steps),
+                                  worst[1]))
+        return rows
+
+    async def _mentor_rows(self, commune_id: int, start: dt.datetime, end: dt.datetime) -> list[MentorRow]:
+        resolved_in = within(Escalation.resolved_at, start, end)
+        claims = {int(p): (int(c or 0), int(r or 0), mean(m)) for p, c, r, m in (await self._session.execute(
+            select(Escalation.claimed_by, func.sum(flag(within(Escalation.claimed_at, start, end))),
+                   func.sum(flag(resolved_in)), func.avg(case((resolved_in, Escalation.rating))))
+            .where(Escalation.commune_id == commune_id, Escalation.claimed_by.is_not(None))
+            .group_by(Escalation.claimed_by))).all()}
+        assists = {int(v): int(n) for v, n in (await self._session.execute(
+            select(ProgressEvent.value, func.count())
+            .where(ProgressEvent.kind == "step_assisted", within(ProgressEvent.at, start, end),
+                   ProgressEvent.value.is_not(None), is_learner(ProgressEvent.person_id, commune_id))
+            .group_by(ProgressEvent.value))).all()}
+        helpers = {p for p, (c, r, _) in claims.items() if c or r} | set(assists)
+        people = (await self._session.execute(select(Person.id, Person.display_name).where(
+            (Person.id.in_(helpers)) | and_(Person.commune_id == commune_id, Person.is_mentor.is_(True))))).all()
+        rows = [MentorRow(int(p), name or f"#{p}", *claims.get(int(p), (0, 0, None)), assists.get(int(p), 0))
+                for p, name in people]
+        return sorted(rows, key=lambda r: (-r.resolved, -r.claimed, -r.assisted_steps, r.name, r.person_id))
+
+    async def _names(self, commune_id: int, person_ids: set[int]) -> dict[int, tuple[str, str]]:
+        """person id → (report name, hamlet name) for a few people."""
+        hamlets = {h: n for h, n, _ in await self.hamlet_names(commune_id)}
+        certificates = dict((await self._session.execute(
+            select(Certificate.person_id, Certificate.name).where(Certificate.person_id.in_(person_ids))
+            .order_by(Certificate.issued_on, Certificate.id))).tuples().all())
+        found = {}
+        for p, h in (await self._session.execute(select(Person.id, Person.hamlet_id)
+                                                 .where(Person.id.in_(person_ids)))).all():
+            hamlet = hamlets.get(h, "") if h is not None else ""
+            found[int(p)] = (resident_name(int(p), hamlet, certificates.get(p)), hamlet)
+        return found
+
+    async def _commendations(self, commune_id: int, tracks: Tracks, start: dt.datetime, end: dt.datetime,
+                             hamlet_rows: list[MonthHamletRow]) -> Commendations:
+        progress = person_progress(commune_id, tracks)
+        finished = [track_done(progress, tracks, i, start, end) for i in range(len(tracks))]
+        found = (await self._session.execute(
+            select(progress.c.person_id, *(progress.c[f"last_{i}"] for i in range(len(tracks))),
+                   *(finished or [false()]))
+            .join(Person, Person.id == progress.c.person_id)
+            .where(Person.age_group == ELDERS, or_(false(), *finished)))).all()
+        names = await self._names(commune_id, {int(row[0]) for row in found})
+        elders = sorted((ElderFinisher(int(row[0]), *names[int(row[0])], track, row[1 + i])
+                         for row in found for i, track in enumerate(tracks) if row[1 + len(tracks) + i]),
+                        key=lambda e: (e.finished_at, e.person_id, e.track_id))
+        resolved = (await self._session.execute(
+            select(Escalation.claimed_by, Person.display_name, func.count(), func.avg(Escalation.rating))
+            .join(Person, Person.id == Escalation.claimed_by)
+            .where(Escalation.commune_id == commune_id, Person.is_mentor.is_(True),
+                   within(Escalation.resolved_at, start, end))
+            .group_by(Escalation.claimed_by, Person.display_name))).all()
+        mentors = sorted((MentorCommendation(int(p), name or f"#{p}", int(n), mean(m)) for p, name, n, m in resolved),
+                         key=lambda m: (-m.resolved, -(m.mean_rating or 0), m.name))[:5]
+        hamlets = sorted((HamletCommendation(r.hamlet_id, r.name, r.registered, r.finished_to_date, r.completion_rate)
+                          for r in hamlet_rows if r.hamlet_id is not None and r.registered >= 5),
+                         key=lambda h: (-h.rate, -h.registered))[:3]
+        return Commendations(elders=elders, mentors=mentors, hamlets=hamlets)
+
+    async def _contests(self, commune_id: int, start: dt.datetime, end: dt.datetime) -> list[ContestResult]:
+        """Contests of the commune that ended in the month, with their top three."""
+        contests = (await self._session.execute(
+            select(Contest.id, Contest.title, Contest.starts_at, Contest.ends_at)
+            .where(Contest.commune_id == commune_id, within(Contest.ends_at, start, end))
+            .order_by(Contest.ends_at, Contest.id))).all()
+        results = []
+        for contest_id, title, starts_at, ends_at in contests:
+            entries = await self._session.scalar(select(func.count()).select_from(ContestEntry).where(
+                ContestEntry.contest_id == contest_id)) or 0
+            top = (await self._session.execute(
+                select(ContestEntry.person_id, ContestEntry.score, ContestEntry.seconds)
+                .where(ContestEntry.contest_id == contest_id, ContestEntry.finished_at.is_not(None))
+                .order_by(ContestEntry.score.desc(), ContestEntry.seconds, ContestEntry.finished_at,
+                          ContestEntry.person_id).limit(3))).all()
+            names = await self._names(commune_id, {int(p) for p, _, _ in top})
+            results.append(ContestResult(int(contest_id), str(title), starts_at, ends_at, entries, [
+                ContestWinner(rank, int(p), names[int(p)][0], int(score), seconds)
+                for rank, (p, score, seconds) in enumerate(top, start=1)]))
+        return results
