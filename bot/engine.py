@@ -36,6 +36,7 @@ from lessons.catalog import Catalog
 from lessons.textmatch import fold
 from storage.escalations import EscalationsRepo
 from storage.jobs import JobsRepo
+from storage.locking import delivering, lock_person
 from storage.media import MediaRepo
 from storage.messaging import InboxRepo, OutboxRepo
 from storage.models import Person, utcnow
@@ -150,6 +151,7 @@ class Engine:
     async def _process(self, inbound: Inbound) -> Outcome | None:
         try:
             async with self._sessions() as session, session.begin():
+                await lock_person(session, inbound.person)  # other workers (PostgreSQL) wait their turn
                 if not await InboxRepo(session).claim(inbound.key):
                     return None
                 return await self._run(session, inbound)
@@ -227,14 +229,15 @@ class Engine:
     async def _deliver_to(self, person: str) -> None:
         """Send this person's pending outbox rows in order; stop at the first failure (order is kept)."""
         channel = self.channels.get(person.split(":", 1)[0])
-        async with self._sessions() as session:
-            rows = await OutboxRepo(session).pending_for(person)
-        for row in rows:
-            if row.next_attempt_at > utcnow() and row.attempts:
-                return
-            # Sending and forgetting the row go together: a shutdown never cuts between them.
-            if not await asyncio.shield(self._send_row(channel, person, row.id, row.attempts, row.payload)):
-                return
+        async with delivering(self._sessions, person):  # one worker at a time sends a person's messages
+            async with self._sessions() as session:
+                rows = await OutboxRepo(session).pending_for(person)
+            for row in rows:
+                if row.next_attempt_at > utcnow() and row.attempts:
+                    return
+                # Sending and forgetting the row go together: a shutdown never cuts between them.
+                if not await asyncio.shield(self._send_row(channel, person, row.id, row.attempts, row.payload)):
+                    return
 
     async def _send_row(self, channel: Channel | None, person: str, row_id: int, attempts: int,
                         payload: str) -> bool:

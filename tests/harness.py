@@ -30,8 +30,17 @@ class Recorder:
         self.sent.append((person, reply))
 
 
+# Set by tests/conftest.py when the suite runs on PostgreSQL (HOCVUSO_TEST_DB=postgresql): one fresh database per test.
+POSTGRES_URL: str | None = None
+
+
+def database_url(db_path: pathlib.Path) -> str:
+    """The test's database: a SQLite file at db_path, or the test's own PostgreSQL database."""
+    return POSTGRES_URL or f"sqlite+aiosqlite:///{db_path}"
+
+
 def settings_for(db_path: pathlib.Path, **extra: object) -> Settings:
-    values: dict[str, object] = {"database_url": f"sqlite+aiosqlite:///{db_path}", "commune": "xã Bạch Ngọc",
+    values: dict[str, object] = {"database_url": database_url(db_path), "commune": "xã Bạch Ngọc",
                                   "hamlets": "Xóm 1,Xóm 2,Xóm 3,Xóm 4,Xóm 5", "web_chat": False,
                                   "flood_limit": 10_000}  # tests click faster than people; flood control has its own
     return Settings(_env_file=None, **(values | extra))  # type: ignore[call-arg, arg-type]

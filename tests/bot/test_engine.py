@@ -23,7 +23,8 @@ from storage import migrate
 from storage.db import create_engine, session_factory
 from storage.models import OutboxMessage, Person
 from storage.places import PlacesRepo
-from tests.harness import Recorder
+from tests import harness
+from tests.harness import Recorder, database_url
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -59,7 +60,7 @@ def counting_router() -> Router:
 
 
 async def make_engine(db: pathlib.Path, recorder: Recorder) -> tuple[Engine, Any]:
-    database = create_engine(f"sqlite+aiosqlite:///{db}")
+    database = create_engine(database_url(db))
     await migrate.upgrade(database)
     sessions = session_factory(database)
     async with sessions() as session, session.begin():
@@ -146,6 +147,8 @@ async def test_failed_delivery_is_retried_and_sent_once(tmp_path: pathlib.Path) 
 CRASHING_CHILD = textwrap.dedent("""
     import asyncio, os, pathlib, sys
     sys.path.insert(0, {root!r})
+    from tests import harness
+    harness.POSTGRES_URL = os.environ.get("HOCVUSO_CHILD_DB") or None
     from tests.bot.test_engine import make_engine, text
 
     class Crash:
@@ -165,7 +168,7 @@ async def test_a_crash_after_commit_delivers_the_reply_after_restart_once(tmp_pa
     db = tmp_path / "e.db"
     script = CRASHING_CHILD.format(root=str(ROOT), db=str(db))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "HOCVUSO_CHILD_DB": harness.POSTGRES_URL or ""})
     assert result.returncode == 17, result.stderr
     recorder = Recorder()
     engine, database = await make_engine(db, recorder)  # the restart

@@ -17,6 +17,7 @@ from bot.media import served
 from storage import migrate
 from storage.db import create_engine, session_factory
 from storage.media import MediaRepo
+from tests.harness import database_url
 
 IMAGE = b"\x89PNG\r\n\x1a\n" + b"pretend-png-body" * 10
 HOUR = dt.timedelta(hours=1)
@@ -24,7 +25,7 @@ HOUR = dt.timedelta(hours=1)
 
 @pytest.fixture
 async def sessions(tmp_path: pathlib.Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'media.db'}")
+    db = create_engine(database_url(tmp_path / 'media.db'))
     await migrate.upgrade(db)
     yield session_factory(db)
     await db.dispose()

@@ -30,7 +30,7 @@ from lessons.schema import Lesson, Question, TypedAnswer
 from storage.db import create_engine, session_factory
 from storage.models import ConsentRecord, InboxKey, LessonProgress, Person
 from storage.people import PeopleRepo
-from tests.harness import settings_for
+from tests.harness import database_url, settings_for
 
 AGREE = "✅ Đồng ý"
 CONTINUE = "▶ Tiếp tục"
@@ -194,7 +194,7 @@ def asked(lesson: Lesson, user: WebUser) -> Question | None:
 
 
 async def count(db: pathlib.Path, model: type[Any]) -> int:
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    engine = create_engine(database_url(db))
     try:
         async with session_factory(engine)() as session:
             return int(await session.scalar(select(func.count()).select_from(model)) or 0)
@@ -203,7 +203,7 @@ async def count(db: pathlib.Path, model: type[Any]) -> int:
 
 
 async def person_row(db: pathlib.Path, ref: str) -> Person | None:
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    engine = create_engine(database_url(db))
     try:
         async with session_factory(engine)() as session:
             return await PeopleRepo(session).by_ref(ref)
@@ -212,7 +212,7 @@ async def person_row(db: pathlib.Path, ref: str) -> Person | None:
 
 
 async def progress_row(db: pathlib.Path, lesson_id: str) -> LessonProgress | None:
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    engine = create_engine(database_url(db))
     try:
         async with session_factory(engine)() as session:
             return (await session.scalars(select(LessonProgress).where(LessonProgress.lesson_id == lesson_id))

@@ -1,0 +1,42 @@
+"""Serialising one person's work across processes. SQLite needs nothing more than BEGIN IMMEDIATE (one writer at a
+time, and one process); on PostgreSQL several workers share the database, so advisory locks keyed by the person
+make their updates apply one at a time and their messages go out once, in order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+_XACT = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_LOCK = text("SELECT pg_advisory_lock(hashtextextended(:key, 0))")
+_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.bind.dialect.name == "postgresql"
+
+
+async def lock_person(session: AsyncSession, ref: str) -> None:
+    """Inside a transaction: wait until no other worker is handling this person; held until commit."""
+    if _postgres(session):
+        await session.execute(_XACT, {"key": f"person:{ref}"})
+
+
+@asynccontextmanager
+async def delivering(sessions: async_sessionmaker[AsyncSession], ref: str) -> AsyncIterator[None]:
+    """While one worker sends a person's outbox, no other does (each message once, in order)."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
+        yield
+        return
+    async with bind.connect() as connection:  # a session-level advisory lock lives on this one connection
+        await connection.execute(_LOCK, {"key": f"deliver:{ref}"})
+        await connection.commit()
+        try:
+            yield
+        finally:
+            await connection.execute(_UNLOCK, {"key": f"deliver:{ref}"})
+            await connection.commit()
