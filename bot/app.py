@@ -33,6 +33,7 @@ from lessons import catalog as lesson_catalog
 from storage import migrate
 from storage.db import create_engine, session_factory
 from storage.jobs import JobsRepo
+from storage.locking import lock_person
 from storage.models import utcnow
 from storage.places import PlacesRepo
 
@@ -65,7 +66,8 @@ class App:
                                               name="broadcasts"))
         self.runner = web.AppRunner(self.web_app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.settings.host, self.settings.port)
+        site = web.TCPSite(self.runner, self.settings.host, self.settings.port,
+                           reuse_port=self.settings.reuse_port or None)
         await site.start()
         for service in self.services:  # after the server is up: a webhook must be reachable when set
             await service.start()
@@ -145,6 +147,7 @@ async def build(settings: Settings) -> App:
 async def ensure_monthly_report(engine: Engine) -> None:
     """The report for the 10th is a durable job that schedules its successor; the first one is made here."""
     async with engine.sessions() as session, session.begin():
+        await lock_person(session, "system:monthly-report")  # workers starting together make one job, not two
         jobs = JobsRepo(session)
         if await jobs.pending("monthly_report") is None:
             await jobs.schedule("monthly_report", next_report_time(utcnow(), engine.community.timezone), {})

@@ -14,7 +14,9 @@ from bot.settings import Settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hocvuso", description="Trợ lý Bình dân học vụ số")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="start the configured channels (web chat, Telegram, Zalo)")
+    run = commands.add_parser("run", help="start the configured channels (web chat, Telegram, Zalo)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="processes sharing the port (webhook mode on PostgreSQL only)")
     demo = commands.add_parser("demo", help="run on a seeded demo database (xã Bạch Ngọc, Xóm 1–12)")
     demo.add_argument("--port", type=int, default=None)
     demo.add_argument("--host", default=None)
@@ -83,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             settings = settings.model_copy(update={"port": args.port})
         if args.host is not None:
             settings = settings.model_copy(update={"host": args.host})
+    if args.command == "run" and args.workers > 1:
+        from bot import workers
+
+        return workers.run(settings, args.workers)
     return _run(settings)
 
 

@@ -229,15 +229,19 @@ class Engine:
     async def _deliver_to(self, person: str) -> None:
         """Send this person's pending outbox rows in order; stop at the first failure (order is kept)."""
         channel = self.channels.get(person.split(":", 1)[0])
-        async with delivering(self._sessions, person):  # one worker at a time sends a person's messages
-            async with self._sessions() as session:
-                rows = await OutboxRepo(session).pending_for(person)
-            for row in rows:
-                if row.next_attempt_at > utcnow() and row.attempts:
+        async with delivering(self._sessions, person) as mine:  # one worker at a time sends a person's messages
+            while mine:  # until nothing is pending: rows committed by another worker meanwhile go out too
+                async with self._sessions() as session:
+                    rows = await OutboxRepo(session).pending_for(person)
+                if not rows:
                     return
-                # Sending and forgetting the row go together: a shutdown never cuts between them.
-                if not await asyncio.shield(self._send_row(channel, person, row.id, row.attempts, row.payload)):
-                    return
+                for row in rows:
+                    if row.next_attempt_at > utcnow() and row.attempts:
+                        return
+                    # Sending and forgetting the row go together: a shutdown never cuts between them.
+                    if not await asyncio.shield(self._send_row(channel, person, row.id, row.attempts,
+                                                               row.payload)):
+                        return
 
     async def _send_row(self, channel: Channel | None, person: str, row_id: int, attempts: int,
                         payload: str) -> bool:

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     invite_days: int = 7
     broadcast_per_second: float = 25.0
     help_retention_days: int = 30  # what people wrote in a closed help request is blanked after this
+    reuse_port: bool = False  # set for each of several workers sharing one port (hocvuso run --workers N)
     flood_limit: int = 30  # inbounds one person may send per flood window; beyond: one "chậm lại", then dropped
     flood_window_seconds: float = 10.0  # announcements are sent at this pace (Telegram allows ~30/s)
     # "970405:1234567890:UBND XA BACH NGOC": the account practice VietQR codes pay to (never confirmed).

@@ -24,7 +24,9 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
+        # Each update holds a connection for its transaction, and delivery briefly a second one.
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=20, max_overflow=20,
+                                   pool_timeout=60)
     database = parsed.database or ""
     if database and database != ":memory:":
         pathlib.Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 _XACT = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-_LOCK = text("SELECT pg_advisory_lock(hashtextextended(:key, 0))")
+_TRY = text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))")
 _UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
 
 
@@ -26,17 +26,20 @@ async def lock_person(session: AsyncSession, ref: str) -> None:
 
 
 @asynccontextmanager
-async def delivering(sessions: async_sessionmaker[AsyncSession], ref: str) -> AsyncIterator[None]:
-    """While one worker sends a person's outbox, no other does (each message once, in order)."""
+async def delivering(sessions: async_sessionmaker[AsyncSession], ref: str) -> AsyncIterator[bool]:
+    """While one worker sends a person's outbox, no other does (each message once, in order). Yields False when
+    another worker holds it: that worker sends whatever is pending before letting go, so there is nothing to do
+    (and no connection is held waiting)."""
     bind = sessions.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
-        yield
+        yield True
         return
     async with bind.connect() as connection:  # a session-level advisory lock lives on this one connection
-        await connection.execute(_LOCK, {"key": f"deliver:{ref}"})
+        got = bool((await connection.execute(_TRY, {"key": f"deliver:{ref}"})).scalar())
         await connection.commit()
         try:
-            yield
+            yield got
         finally:
-            await connection.execute(_UNLOCK, {"key": f"deliver:{ref}"})
-            await connection.commit()
+            if got:
+                await connection.execute(_UNLOCK, {"key": f"deliver:{ref}"})
+                await connection.commit()
