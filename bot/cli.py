@@ -42,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     poster.add_argument("--zalo-link", default=None, help="the Zalo chat link (default HOCVUSO_ZALO_LINK)")
     links = commands.add_parser("links", help="print each hamlet's Telegram deep link (pre-selects the hamlet)")
     links.add_argument("--bot-username", default=None, help="skip asking Telegram (getMe) for the bot's username")
+    backup = commands.add_parser("backup", help="copy the SQLite database, safe while the bot runs (checked)")
+    backup.add_argument("--out", type=pathlib.Path, required=True, help="the backup file to write")
+    backup.add_argument("--overwrite", action="store_true", help="replace --out if it already exists")
+    restore = commands.add_parser("restore", help="replace the SQLite database with a backup (stop the bot first)")
+    restore.add_argument("--from", dest="source", type=pathlib.Path, required=True, help="the backup file")
+    restore.add_argument("--yes", action="store_true", help="really replace the database")
     lessons = commands.add_parser("lessons", help="lesson content tools")
     lessons_commands = lessons.add_subparsers(dest="lessons_command", required=True)
     check = lessons_commands.add_parser("check", help="validate lesson files; errors as file:line: message")
@@ -56,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         return _lessons_check(args.path)
     settings = Settings()
     logsafe.configure(settings)
+    if args.command in ("backup", "restore"):
+        from bot.backup import run_backup, run_restore
+
+        if args.command == "backup":
+            return run_backup(settings.database_url, args.out, overwrite=args.overwrite)
+        return run_restore(settings.database_url, args.source, yes=args.yes)
     if args.command == "db":
         return _db_upgrade(settings)
     if args.command == "links":
