@@ -15,12 +15,13 @@ from storage.models_help import Certificate
 router = Router()
 
 PURPOSE = "certificate"
-CONSENT_VERSION = "v1"
+CONSENT_VERSION = "v2"
 
 
 def consent_text() -> str:
-    return ("Để in giấy chứng nhận, {cháu} cần họ tên của {bác}. Tên chỉ dùng để in giấy và để người khác kiểm tra "
-            "giấy là thật. Xóa dữ liệu bằng /xoadulieu thì giấy cũng hết giá trị.\nBác đồng ý không ạ?")
+    return ("Để in giấy chứng nhận, {cháu} cần họ tên của {bác}. Tên dùng để in giấy, để người khác kiểm tra "
+            "giấy là thật, và để xã ghi tên trong danh sách đề nghị khen thưởng. Xóa dữ liệu bằng /xoadulieu thì "
+            "giấy cũng hết giá trị.\n{Bác} đồng ý không ạ?")
 
 
 def verification(ctx: Context, code: str) -> str:
@@ -66,7 +67,7 @@ async def want_certificate(inbound: Inbound, ctx: Context) -> None:
 async def certificate_consent(inbound: Inbound, ctx: Context) -> None:
     granted = inbound.payload == "certok:yes"
     await ctx.repos.consent.record(ref=ctx.ref, channel=ctx.channel, purpose=PURPOSE, text_version=CONSENT_VERSION,
-                                   text=consent_text(), granted=granted)
+                                   text=address(ctx).adapt(consent_text()), granted=granted)
     if granted and ctx.state.get("cert_track"):
         ask_name(ctx)
         return

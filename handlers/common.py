@@ -109,8 +109,9 @@ async def delete_confirm(inbound: Inbound, ctx: Context) -> None:
     you = address(ctx)
     await ctx.erase_person()
     await ctx.repos.data_requests.log(ctx.ref, "delete", done=True, now=ctx.now)
-    ctx.reply(f"✅ {you.Me} đã xóa toàn bộ dữ liệu của {you.you}. "
-              f"Nếu muốn học lại, {you.you} gõ /start nhé.")
+    ctx.reply(f"✅ {you.Me} đã xóa toàn bộ dữ liệu của {you.you} trên máy chủ của xã. "
+              f"Không xóa được: tin đã chuyển tới máy của người giúp {you.you}, và bản sao lưu (tự thay mới sau "
+              f"vài ngày). Nếu muốn học lại, {you.you} gõ /start nhé.")
 
 
 @router.flow("confirm_delete", requires=Role.VILLAGER)
@@ -133,13 +134,33 @@ async def my_data(inbound: Inbound, ctx: Context) -> None:
     hamlet = await ctx.repos.places.hamlet(ctx.person.hamlet_id) if ctx.person.hamlet_id else None
     done = await ctx.repos.progress.completed_lessons(ctx.person.id)
     titles = [lesson.title for lesson in ctx.catalog.in_order() if lesson.id in done]
+    extra = await _more_of(ctx)
     ctx.reply(f"📄 Dữ liệu {you.me} đang lưu về {you.you}:\n"
               f"• Xóm: {hamlet.name if hamlet else '(chưa chọn)'}\n"
               f"• Nhóm tuổi: {AGE_GROUPS.get(ctx.person.age_group or '', '(chưa chọn)')}\n"
               f"• Bắt đầu học: {ctx.local(ctx.person.created_at):%d/%m/%Y}\n"
               f"• Bài đã xong: {', '.join(titles) if titles else '(chưa có)'}\n"
-              f"• Lời đồng ý:\n{agreed}\n\n"
+              f"• Lời đồng ý:\n{agreed}\n{extra}\n"
               f"Muốn xóa hết, {you.you} gõ /xoadulieu.", [[menu_button()]])
+
+
+async def _more_of(ctx: Context) -> str:
+    """The rest of what is kept: help requests, certificates, volunteering."""
+    person = ctx.person
+    assert person is not None
+    lines = []
+    case = await ctx.repos.escalations.active_for(person.id)
+    if case is not None:
+        lines.append(f"• Yêu cầu hỗ trợ đang mở: số {case.id} ({case.question[:60] or 'không ghi'})")
+    for track in ctx.catalog.tracks:
+        certificate = await ctx.repos.certificates.of(person.id, track.id)
+        if certificate is not None:
+            lines.append(f"• Giấy chứng nhận «{certificate.track_title}»: tên in {certificate.name}")
+    if person.is_mentor:
+        hamlets = [h.name for h in await ctx.repos.places.hamlets(ctx.community.commune_id)
+                   if h.id in await ctx.repos.mentors.hamlets_of(person.id)]
+        lines.append(f"• Tình nguyện viên: tên {person.display_name or '(chưa đặt)'}; xóm {', '.join(hamlets)}")
+    return "\n".join(lines)
 
 
 # ---- the unexpected ------------------------------------------------------------------------------

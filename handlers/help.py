@@ -18,13 +18,14 @@ from storage.models_help import Escalation
 router = Router()
 
 HELP_PURPOSE = "help"
-HELP_CONSENT_VERSION = "v1"
+HELP_CONSENT_VERSION = "v2"
 PHOTO_DAYS = 7  # a help screenshot is kept at most this long, and deleted when the request closes
 
 
 def help_consent_text() -> str:
-    return ("{Cháu} sẽ gửi cho tình nguyện viên của xã: xóm, nhóm tuổi, bài {bác} đang học và câu hỏi của {bác}. "
-            "{Cháu} không gửi tên hay số điện thoại của {bác}.\n"
+    return ("{Cháu} sẽ gửi cho tình nguyện viên của xã: xóm, nhóm tuổi, bài {bác} đang học, vài câu trả lời gần đây "
+            "và câu hỏi, ảnh của {bác}. {Cháu} không gửi tên hay số điện thoại của {bác}. Nếu người giúp dùng "
+            "Telegram, tin được lưu trên máy chủ của Telegram ở nước ngoài.\n"
             "⚠️ Đừng gửi mã OTP, mật khẩu, số thẻ ngân hàng hay ảnh căn cước, kể cả trong ảnh chụp màn hình.\n"
             "{Bác} đồng ý không ạ?")
 
@@ -73,7 +74,8 @@ def offer_ways(ctx: Context) -> None:
 async def help_consent(inbound: Inbound, ctx: Context) -> None:
     granted = inbound.payload == "helpok:yes"
     await ctx.repos.consent.record(ref=ctx.ref, channel=ctx.channel, purpose=HELP_PURPOSE,
-                                   text_version=HELP_CONSENT_VERSION, text=help_consent_text(), granted=granted)
+                                   text_version=HELP_CONSENT_VERSION,
+                                   text=address(ctx).adapt(help_consent_text()), granted=granted)
     if granted:
         offer_ways(ctx)
         return

@@ -13,7 +13,7 @@ from lessons.textmatch import fold, matches
 router = Router()
 
 PURPOSE = "learning"
-CONSENT_VERSION = "v1"
+CONSENT_VERSION = "v2"
 AGREE, DECLINE = "✅ Đồng ý", "Không đồng ý"
 
 
@@ -24,8 +24,8 @@ ABROAD = {"telegram": "Tin nhắn qua Telegram được lưu trên máy chủ c�
 def consent_text(commune: str, channel: str) -> str:
     return (
         "Để học, cháu cần lưu: tài khoản trò chuyện này, xóm, nhóm tuổi và các bài bác đã học.\n"
-        f"Mục đích: nhớ chỗ bác học dở, xưng hô cho hợp tuổi, và để {commune} đếm số người đã học "
-        "ở mỗi xóm (chỉ đếm tổng).\n"
+        f"Mục đích: nhớ chỗ bác học dở, xưng hô cho hợp tuổi, để {commune} đếm số người đã học ở mỗi xóm "
+        "và đề nghị khen thưởng người học tốt.\n"
         f"Người quản lý dữ liệu: UBND {commune}. Cháu không bao giờ hỏi mã OTP hay mật khẩu.\n"
         f"{ABROAD.get(channel, '')}"
         "Bác xem dữ liệu bằng lệnh /dulieucuatoi, xóa bằng /xoadulieu, lúc nào cũng được.\n\n"

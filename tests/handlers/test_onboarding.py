@@ -44,7 +44,7 @@ async def test_full_onboarding_records_consent_hamlet_and_age(chat: Chat, app: t
         consent = (await session.scalars(select(ConsentRecord))).one()
     assert person.ref == "test:1" and person.age_group == "60+"
     assert person.hamlet_id is not None
-    assert consent.granted and consent.purpose == "learning" and consent.text_version == "v1"
+    assert consent.granted and consent.purpose == "learning" and consent.text_version == "v2"
     assert len(consent.text_hash) == 64 and consent.channel == "test"
 
 

@@ -61,7 +61,7 @@ async def test_copy_of_my_data(chat: Chat) -> None:
     await chat.onboard(hamlet="Xóm 3", age="30–59")
     await chat.say("/dulieucuatoi")
     assert "Xóm: Xóm 3" in chat.text and "Nhóm tuổi: 30–59" in chat.text
-    assert "đồng ý (bản v1)" in chat.text
+    assert "đồng ý (bản v2)" in chat.text
 
 
 async def test_a_stale_delete_button_deletes_nothing(chat: Chat, app: tuple[App, Recorder]) -> None:
