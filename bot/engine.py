@@ -358,7 +358,7 @@ def _as_choice(inbound: Inbound, state: Mapping[str, Any]) -> Inbound:
     if not offered or not typed:
         return inbound
     payload: str | None = None
-    if state.get("numbered", True) and typed.isdigit() and 1 <= int(typed) <= len(offered):
+    if state.get("numbered", True) and typed.isascii() and typed.isdigit() and 1 <= int(typed) <= len(offered):
         payload = offered[int(typed) - 1]
     else:
         for label, candidate in zip(labels, offered, strict=False):

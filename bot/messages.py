@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import enum
+import re
+import unicodedata
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, field_validator
 
 from lessons.textmatch import nfc
 
@@ -37,6 +39,23 @@ def _b64_decode(value: Any) -> bytes:
 Base64Bytes = Annotated[bytes, PlainValidator(_b64_decode), PlainSerializer(lambda b: base64.b64encode(b).decode())]
 
 
+_LONG_NUMBER = re.compile(r"[0-9]{10,}")
+
+
+def _ascii_digits(text: str) -> str:
+    """Digits people type in other scripts become 0–9; digit-like signs that are no number (², ①) go."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        if ch.isdigit() and not ch.isascii():
+            value = unicodedata.decimal(ch, None)
+            out.append(str(value) if value is not None else "")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 class Inbound(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -53,6 +72,22 @@ class Inbound(BaseModel):
     name_hint: str = ""  # what the platform calls the person; never stored
     problem: str = ""  # set by an adapter that could not take something: "photo_too_large", "photo_unreadable"
     data: dict[str, Any] = Field(default_factory=dict)  # a job's payload
+
+    @field_validator("text", "args")
+    @classmethod
+    def _plain_digits(cls, value: str) -> str:
+        return _ascii_digits(value)
+
+    @field_validator("payload", "args")
+    @classmethod
+    def _no_huge_numbers(cls, value: str) -> str:
+        """Ids in buttons and commands are small numbers; a forged 20-digit one must not reach the database."""
+        return _LONG_NUMBER.sub("0", value)
+
+    @field_validator("payload")
+    @classmethod
+    def _printable_ascii(cls, value: str) -> str:
+        return value if value.isascii() and value.isprintable() else ""
 
     @property
     def channel(self) -> str:

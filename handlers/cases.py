@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.context import Context
 from bot.messages import Choice, Reply
@@ -11,13 +12,16 @@ from storage.models import Person
 from storage.models_help import Escalation
 
 # Vietnamese mobile and landline numbers, with spaces, dots or dashes, +84 or 0 first.
-_PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.\-]?\d){8,10}(?!\d)")
+_PHONE = re.compile(r"(?<!\d)(?:\(?\+?\s*84\s*\)?(?:\s*\(0\))?|\(?0)(?:[\s.\-/,_()]{0,3}\d){8,10}(?!\d)")
+_INVISIBLE = dict.fromkeys(ord(ch) for ch in "\u200b\u200c\u200d\u2060\ufeff\u00ad")
 HIDDEN_PHONE = "[số điện thoại đã ẩn]"
 KIND_TEXT = {"question": "câu hỏi", "photo": "ảnh chụp màn hình", "visit": "nhờ gọi điện hoặc đến nhà"}
 
 
 def mask_phones(text: str) -> str:
-    return _PHONE.sub(HIDDEN_PHONE, text)
+    """Phone numbers however written (spaces, dots, brackets, +84, full-width digits, hidden characters)."""
+    plain = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    return unicodedata.normalize("NFC", _PHONE.sub(HIDDEN_PHONE, plain))
 
 
 def helper_name(person: Person | None) -> str:

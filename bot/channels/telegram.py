@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
+MAX_HTML = 4096
 TEXT_PIECE = 3500  # plain characters per message, leaving room for HTML escapes under 4096
 CAPTION_LIMIT = int(MessageLimit.CAPTION_LENGTH)
 
@@ -138,11 +139,17 @@ class TelegramChannel:
             body = await request.json(loads=json.loads)
             valid = isinstance(body, dict) and type(body.get("update_id")) is int
             update = Update.de_json(body, self.app.bot) if valid else None
-        except (ValueError, TypeError, KeyError, TelegramError):
-            update = None
+            inbound = await to_inbound(update, self._env.settings.max_photo_bytes) if update is not None else None
+        except web.HTTPException:
+            raise  # 413: over the server's body limit
+        except Exception:  # whatever the shape, a body that is no Telegram update is the sender's error
+            return web.json_response({"error": "not a Telegram update"}, status=400)
         if update is None:
             return web.json_response({"error": "not a Telegram update"}, status=400)
-        await self._process(update)  # returns once the inbound is committed; replies go in the background
+        if update.callback_query is not None:
+            self._spawn(self._settle_button(update))
+        if inbound is not None:
+            await self._env.handle(inbound)  # returns once committed; replies go in the background
         return web.json_response({"ok": True})
 
     async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -165,7 +172,7 @@ class TelegramChannel:
             await query.answer()
             if query.message is not None and query.message.chat.type == "private":
                 await query.edit_message_reply_markup(reply_markup=None)
-        except TelegramError as exc:
+        except Exception as exc:  # housekeeping only: never an unhandled task error
             log.debug("telegram: callback housekeeping failed: %s", type(exc).__name__)
 
     def _spawn(self, coroutine: Any) -> None:
@@ -179,9 +186,13 @@ class TelegramChannel:
     # ---- outbound --------------------------------------------------------------------------------
 
     async def send(self, person: str, reply: Reply) -> None:
-        chat_id = int(person.split(":", 1)[1])
+        raw = person.split(":", 1)[1]
+        if not raw.lstrip("-").isascii() or not raw.lstrip("-").isdigit():
+            raise DeliveryError("telegram: not a chat id", permanent=True)
+        chat_id = int(raw)
         keyboard = _keyboard(reply)
-        pieces = split_text(reply.text, TEXT_PIECE) if reply.text else []
+        pieces = [piece for part in (split_text(reply.text, TEXT_PIECE) if reply.text else [])
+                  for piece in _fit_html(part)]
         try:
             if reply.image is not None:
                 caption = pieces.pop(0) if pieces and len(to_html(pieces[0])) <= CAPTION_LIMIT else None
@@ -204,6 +215,13 @@ class TelegramChannel:
             raise DeliveryError(f"telegram: bad request ({exc.message})", permanent=True, unreachable=gone) from None
         except (TimedOut, NetworkError, TelegramError) as exc:  # network trouble, 5xx: try again later
             raise DeliveryError(f"telegram: {type(exc).__name__}") from None
+
+
+def _fit_html(piece: str) -> list[str]:
+    """Pieces whose HTML (escapes included) fits Telegram's 4096 characters."""
+    if len(to_html(piece)) <= MAX_HTML:
+        return [piece]
+    return [smaller for part in split_text(piece, max(200, len(piece) // 2)) for smaller in _fit_html(part)]
 
 
 def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:

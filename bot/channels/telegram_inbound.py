@@ -10,6 +10,7 @@ from telegram.error import TelegramError
 from bot.messages import Inbound, InboundKind
 
 log = logging.getLogger(__name__)
+MAX_TEXT = 4000  # as the web chat and Zalo: nobody types more; a forged megabyte is cut
 
 
 def person_of(user_id: int) -> str:
@@ -24,16 +25,21 @@ async def to_inbound(update: Update, max_photo_bytes: int) -> Inbound | None:
     """None for what the bot ignores: group chats, channel posts, edits, other update kinds."""
     query = update.callback_query
     if query is not None:
-        if query.message is not None and query.message.chat.type != "private":
+        if type(query.from_user.id) is not int or not isinstance(query.data, str | None):
+            return None
+        if query.message is not None and getattr(query.message, "chat", None) is not None \
+                and query.message.chat.type != "private":
             return None
         return Inbound(person=person_of(query.from_user.id), kind=InboundKind.CHOICE, key=key_of(update),
                        payload=(query.data or "")[:64])
     message = update.message
     if message is None or message.from_user is None or message.chat.type != "private":
         return None
+    if type(message.from_user.id) is not int:
+        return None
     person = person_of(message.from_user.id)
-    if message.text is not None:
-        return Inbound.from_text(person, message.text, key_of(update))
+    if isinstance(message.text, str):
+        return Inbound.from_text(person, message.text[:MAX_TEXT], key_of(update))
     if message.photo:
         return await _photo(update, person, max_photo_bytes)
     return Inbound(person=person, kind=InboundKind.OTHER, key=key_of(update))

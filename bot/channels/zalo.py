@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 import logging
 import time
@@ -23,6 +24,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import web
+from PIL import Image
 
 from bot.channels.base import ChannelEnv, DeliveryError
 from bot.channels.markup import to_plain
@@ -226,7 +228,8 @@ class ZaloChannel:
             if message.photo_url:
                 try:
                     data = await self.api.download(message.photo_url, self._env.settings.max_photo_bytes)
-                    problem = ""
+                    problem = "" if await asyncio.to_thread(_is_image, data) else "photo_unreadable"
+                    data = data if not problem else None
                 except DownloadError as exc:
                     problem = "photo_too_large" if exc.too_large else "photo_unreadable"
                     log.info("zalo: an incoming photo was not taken (%s)", exc)
@@ -349,3 +352,13 @@ def _delivery_error(exc: ZaloError) -> DeliveryError:
     if exc.code is not None and 400 <= exc.code < 500 and exc.code not in (401, 408):
         return DeliveryError(str(exc), permanent=True)
     return DeliveryError(str(exc))  # no answer, a timeout, 5xx, or our token refused (fixed by a restart)
+
+
+def _is_image(data: bytes) -> bool:
+    """A photo_url that gave something else (a web page, an error body) is no photo."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            picture.verify()
+    except Exception:
+        return False
+    return True
