@@ -16,7 +16,7 @@ from bot.routing import Router
 from handlers.voice import AGE_GROUPS, menu_button
 from lessons.framework import MILESTONES
 from lessons.textmatch import matches
-from storage.stats_month import MonthReport
+from storage.stats_types import MonthReport
 
 router = Router()
 

@@ -40,7 +40,7 @@ from storage.models import Hamlet, LessonProgress, Person, ProgressEvent
 from storage.models_help import Escalation, MentorHamlet
 
 if TYPE_CHECKING:
-    from storage.stats_month import Commendations, MonthReport
+    from storage.stats_types import Commendations, MonthReport
 
 VN_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 AGE_GROUPS = ("u16", "16-29", "30-59", "60+")

@@ -26,7 +26,7 @@ from openpyxl.utils import get_column_letter
 from lessons.catalog import Catalog
 from lessons.framework import MILESTONES
 from storage.stats import VN_ZONE, LessonSpec
-from storage.stats_month import ContestWinner, MonthReport
+from storage.stats_types import ContestWinner, MonthReport
 
 SHEETS = ("Tổng hợp", "Theo xóm", "Theo bài học", "Theo tình nguyện viên", "Khen thưởng", "Thi trắc nghiệm")
 TITLE = "BÁO CÁO KẾT QUẢ PHONG TRÀO «BÌNH DÂN HỌC VỤ SỐ»"

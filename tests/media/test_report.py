@@ -30,7 +30,7 @@ from lessons import catalog
 from storage import migrate
 from storage.db import create_engine, session_factory
 from storage.stats import EscalationFigures, HamletRow, MilestoneShare, Overview, StatsRepo
-from storage.stats_month import MonthReport
+from storage.stats_types import MonthReport
 from tests.storage.seed import H1, LESSONS, NOW, TITLES, TRACKS, ZONE, seed_commune
 
 

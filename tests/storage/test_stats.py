@@ -22,7 +22,8 @@ from storage.stats import (
     StatsRepo,
     month_bounds,
 )
-from storage.stats_month import (
+from storage.stats_month import previous_month
+from storage.stats_types import (
     Commendations,
     ContestWinner,
     HamletCommendation,
@@ -31,7 +32,6 @@ from storage.stats_month import (
     MentorRow,
     MonthFigures,
     MonthHamletRow,
-    previous_month,
 )
 from tests.storage.seed import H1, H2, H3, LESSONS, NOW, TITLES, TRACKS, ZONE, Seeded, seed_commune, seed_large, vn
 
