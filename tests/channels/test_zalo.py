@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import io
 import json
 import logging
 import pathlib
@@ -51,6 +52,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def jpeg(size: tuple[int, int], *, noisy: bool = False) -> bytes:
+    from PIL import Image
+
+    picture = Image.effect_noise(size, 80).convert("RGB") if noisy else Image.new("RGB", size, "green")
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", quality=95)
+    return out.getvalue()
 
 
 def png() -> bytes:
@@ -466,7 +476,8 @@ async def test_stickers_unsupported_and_unknown_events_get_a_kind_answer(tmp_pat
 
 async def test_incoming_photos_are_downloaded_with_a_cap(tmp_path: Any, fake: FakeZalo,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    small, big = b"\xff\xd8" + b"p" * 3000, b"\xff\xd8" + b"P" * 60_000
+    small, big = jpeg((40, 30)), jpeg((1600, 1200), noisy=True)  # real images: the bytes must be a picture
+    assert len(small) < 10_000 < len(big)
     async with running(tmp_path / "bot.db", fake, max_photo_bytes=10_000) as app:
         seen: list[Inbound] = []
         handle = app.engine.handle
