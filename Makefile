@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: lint
 	else \
 		echo "PostgreSQL not reachable: the PostgreSQL run of the suite is skipped"; \
 	fi
+
+# Measures throughput, latency, statistics, memory, broadcast pace and start-up (docs/performance.md).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

@@ -5,15 +5,30 @@ deleteWebhook, sendMessage, sendPhoto, answerCallbackQuery, editMessageReplyMark
 download, setMyCommands, deleteMyCommands, sendChatAction. Every call is recorded. Tests queue updates
 (`send_text`, `press`, `send_photo`) and script failures (`fail_next`).
 
-Run on its own: `python -m tests.fakes.telegram_api --port 8081`.
+Run on its own: `python -m tests.fakes.telegram_api --port 8081` (port 0: any free port; the first line printed
+names it). A driver in another process (benchmarks/) then uses the control API under `/_fake/`:
+
+- `POST /_fake/updates`: queue updates, a JSON list of `{"user": 1001, "text": "/start"}`,
+  `{"user": 1001, "data": "next:…"}` (a button press) or whole Telegram updates; answers their update_ids;
+- `GET /_fake/calls?since=N[&method=M]`: the recorded calls from index N;
+- `GET /_fake/stream` (websocket): every call as it arrives, as JSON lists of events (see `_event`), including
+  `first`, the seconds from handing that chat's update out in getUpdates to receiving the first reply to it;
+  text frames sent to it queue updates like `POST /_fake/updates`;
+- `POST /_fake/limits`: `{"sendMessage": 30}` answers 429 (retry_after 1) to a sendMessage when 30 were accepted
+  in the last second, as Telegram throttles bots; `{}` turns that off (the default);
+- `GET /_fake/stats`: calls per method, 429s answered, updates handed out, the process's CPU seconds;
+- `POST /_fake/reset`: forget calls, counters and limits (between benchmark phases).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import contextlib
 import itertools
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +39,7 @@ from aiohttp import web
 BOT_ID = 7_000_000_001
 BOT_USERNAME = "hocvuso_test_bot"
 INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "user_id", "cache_time"}
+REPLY_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 
 
 @dataclass
@@ -54,6 +70,12 @@ class FakeTelegram:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     runner: web.AppRunner | None = None
     port: int = 0
+    # The control API's state (only out-of-process drivers use it; tests are unaffected).
+    limits: dict[str, int] = field(default_factory=dict)  # method → calls accepted per second, else 429
+    _accepted: dict[str, collections.deque[float]] = field(default_factory=dict)
+    _handed: dict[int, float] = field(default_factory=dict)  # chat id → when its update was handed out
+    _streams: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set)
+    counters: collections.Counter[str] = field(default_factory=collections.Counter)
 
     # ---- server ----------------------------------------------------------------------------------
 
@@ -62,6 +84,12 @@ class FakeTelegram:
         app.router.add_post("/bot{token}/{method}", self._method)
         app.router.add_get("/bot{token}/{method}", self._method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        app.router.add_post("/_fake/updates", self._ctl_updates)
+        app.router.add_get("/_fake/calls", self._ctl_calls)
+        app.router.add_get("/_fake/stream", self._ctl_stream)
+        app.router.add_post("/_fake/limits", self._ctl_limits)
+        app.router.add_get("/_fake/stats", self._ctl_stats)
+        app.router.add_post("/_fake/reset", self._ctl_reset)
         return app
 
     async def start(self, port: int = 0) -> str:
@@ -150,6 +178,119 @@ class FakeTelegram:
             except TimeoutError:
                 pass
 
+    # ---- the control API (for drivers in another process: benchmarks/) ----------------------------
+
+    def _throttled(self, method: str, at: float) -> bool:
+        """Like Telegram: more than `limits[method]` accepted in the last second, and the call gets a 429."""
+        limit = self.limits.get(method)
+        if limit is None:
+            return False
+        accepted = self._accepted.setdefault(method, collections.deque())
+        while accepted and accepted[0] <= at - 1.0:
+            accepted.popleft()
+        if len(accepted) >= limit:
+            return True
+        accepted.append(at)
+        return False
+
+    def _publish(self, call: Call, index: int, status: int) -> None:
+        if not self._streams:
+            return
+        event = self._event(call, index, status)
+        for queue in self._streams:
+            queue.put_nowait(event)
+
+    def _event(self, call: Call, index: int, status: int) -> dict[str, Any]:
+        """One call, as streamed: index, method, HTTP status, chat id, time (monotonic seconds, comparable across
+        processes on Linux), `first` (for the first reply to a chat since its update was handed out: the
+        seconds in between), the text and the callback data of the inline buttons."""
+        chat = call.params.get("chat_id")
+        event: dict[str, Any] = {"i": index, "m": call.method, "s": status, "chat": chat, "at": call.at}
+        if call.method in REPLY_METHODS and status == 200 and isinstance(chat, int):
+            handed = self._handed.pop(chat, None)
+            event["first"] = None if handed is None else call.at - handed
+            event["text"] = str(call.params.get("text") or call.params.get("caption") or "")[:300]
+            markup = call.params.get("reply_markup")
+            rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
+            event["kb"] = [b.get("callback_data") for row in rows for b in row if isinstance(b, dict)]
+        return event
+
+    def _queue_specs(self, specs: Any) -> list[int]:
+        if not isinstance(specs, list):
+            raise web.HTTPBadRequest(text="a JSON list of updates")
+        ids = []
+        for spec in specs:
+            if not isinstance(spec, dict):
+                raise web.HTTPBadRequest(text="each update is a JSON object")
+            if "update_id" in spec:
+                update = spec
+            elif "data" in spec:
+                update = self.callback_update(int(spec["user"]), str(spec["data"]))
+            else:
+                update = self.text_update(int(spec["user"]), str(spec.get("text", "")))
+            self.queue(update)
+            ids.append(int(update["update_id"]))
+        self.counters["queued"] += len(ids)
+        return ids
+
+    async def _ctl_updates(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "result": self._queue_specs(await request.json())})
+
+    async def _ctl_calls(self, request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        method = request.query.get("method")
+        calls = [{"i": i, "method": c.method, "params": c.params, "at": c.at,
+                  "files": {name: len(data) for name, data in c.files.items()}}
+                 for i, c in enumerate(self.calls[since:], since) if method is None or c.method == method]
+        return web.json_response({"ok": True, "result": calls, "next": len(self.calls)})
+
+    async def _ctl_stream(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(max_msg_size=64 * 1024 * 1024)
+        await socket.prepare(request)
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._streams.add(queue)
+
+        async def forward() -> None:
+            while True:
+                events = [await queue.get()]
+                while not queue.empty():
+                    events.append(queue.get_nowait())
+                await socket.send_str(json.dumps(events))
+
+        writer = asyncio.create_task(forward())
+        try:
+            async for message in socket:
+                if message.type == web.WSMsgType.TEXT:
+                    self._queue_specs(json.loads(message.data))
+        finally:
+            self._streams.discard(queue)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        return socket
+
+    async def _ctl_limits(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.limits = {str(method): int(per_second) for method, per_second in dict(body).items()}
+        self._accepted.clear()
+        return web.json_response({"ok": True, "result": self.limits})
+
+    async def _ctl_stats(self, request: web.Request) -> web.Response:
+        methods = collections.Counter(c.method for c in self.calls)
+        times = os.times()
+        return web.json_response({"ok": True, "result": {
+            "calls": len(self.calls), "methods": dict(methods), "throttled": self.counters["429"],
+            "queued": self.counters["queued"], "handed": self.counters["handed"], "waiting": self.updates.qsize(),
+            "cpu_seconds": times.user + times.system}})
+
+    async def _ctl_reset(self, request: web.Request) -> web.Response:
+        self.calls.clear()
+        self.counters.clear()
+        self.limits.clear()
+        self._accepted.clear()
+        self._handed.clear()
+        return web.json_response({"ok": True, "result": True})
+
     # ---- the API ---------------------------------------------------------------------------------
 
     async def _params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -193,8 +334,17 @@ class FakeTelegram:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params, files = await self._params(request)
-        self.calls.append(Call(method, params, files, time.monotonic()))
+        call = Call(method, params, files, time.monotonic())
+        self.calls.append(call)
         self._changed.set()
+        if self.limits or self._streams:
+            throttled = self._throttled(method, call.at)
+            self._publish(call, len(self.calls) - 1, 429 if throttled else 200)
+            if throttled:
+                self.counters["429"] += 1
+                return web.json_response({"ok": False, "error_code": 429,
+                                          "description": "Too Many Requests: retry after 1",
+                                          "parameters": {"retry_after": 1}}, status=429)
         scripted = self.failures.get(method)
         if scripted:
             failure = scripted.pop(0)
@@ -225,6 +375,13 @@ class FakeTelegram:
             return []
         while not self.updates.empty() and len(batch) < int(params.get("limit") or 100):
             batch.append(self.updates.get_nowait())
+        if self._streams:
+            now = time.monotonic()
+            for update in batch:
+                chat = _chat_of(update)
+                if chat is not None:
+                    self._handed[chat] = now
+            self.counters["handed"] += len(batch)
         return batch
 
     async def _api_setWebhook(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
@@ -279,6 +436,17 @@ class FakeTelegram:
         if name not in self.files:
             return web.Response(status=404)
         return web.Response(body=self.files[name], content_type="image/jpeg")
+
+
+def _chat_of(update: dict[str, Any]) -> int | None:
+    """The private chat an update comes from (a message's chat, a button's presser)."""
+    message = update.get("message")
+    if isinstance(message, dict):
+        return int(message["chat"]["id"])
+    query = update.get("callback_query")
+    if isinstance(query, dict):
+        return int(query["from"]["id"])
+    return None
 
 
 async def _main(port: int, token: str) -> None:

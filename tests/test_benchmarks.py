@@ -1,0 +1,53 @@
+"""`python -m benchmarks --quick` runs every phase end to end and writes every figure (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+# The benchmark makes its own SQLite databases; the PostgreSQL pass of the suite need not run it again.
+pytestmark = pytest.mark.sqlite_only
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+FIGURES = {
+    "engine": ["startup_s", "peak_rss_mb", "bot_cpu_share", "api_calls_per_update"],
+    "engine.saturated": ["answered", "per_second", "p50_ms", "p99_ms"],
+    "engine.latency": ["answered", "per_second", "offered_per_second", "p50_ms", "p99_ms"],
+    "baseline": ["startup_s", "peak_rss_mb"],
+    "baseline.saturated": ["answered", "per_second", "p50_ms", "p99_ms"],
+    "stats": ["people", "events", "overview_ms", "chart_ms", "thongke_ms", "month_ms", "workbook_ms", "baocao_ms",
+              "peak_rss_mb"],
+    "broadcast": ["recipients", "delivered", "rate_per_second", "rate_of_limit", "throttled_429", "startup_s"],
+    "fresh_start": ["startup_s"],
+}
+
+
+def test_quick_benchmark_writes_every_figure(tmp_path: pathlib.Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(out), "--cache",
+                           str(tmp_path / "cache")], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["errors"] == {}
+    assert results["config"]["people"] == 10 and results["config"]["updates"] == 100
+    assert results["ratio"] > 0
+    for path, keys in FIGURES.items():
+        section = results
+        for part in path.split("."):
+            section = section[part]
+        missing = [key for key in keys if section.get(key) is None]
+        assert not missing, f"{path}: {missing}"
+    assert results["engine"]["saturated"]["answered"] == 100
+    assert results["engine"]["saturated"]["off_script"] == 0  # every answer offered the button pressed next
+    assert results["baseline"]["saturated"]["answered"] == 100
+    assert results["stats"]["people"] == 2_000 and results["broadcast"]["recipients"] == 50
+    assert results["broadcast"]["delivered"] == 50  # 429s are retried, nothing is lost
+    assert {t["key"] for t in results["targets"]} == {"ratio", "p99", "thongke", "baocao", "rss_bot", "rss_stats",
+                                                     "broadcast", "startup", "startup_fresh"}
+    assert all(t["verdict"] in ("PASS", "FAIL") for t in results["targets"])
+    assert "engine / baseline" in done.stdout and any(v in done.stdout for v in ("PASS", "FAIL"))
