@@ -11,6 +11,7 @@ from bot.messages import Choice, Inbound, InboundKind, Outgoing, Reply
 from bot.roles import Role
 from bot.routing import Router
 from handlers.menu import show_menu
+from handlers.numbers import pick_one
 from handlers.voice import AGE_GROUPS, address, menu_button
 from storage.models_commune import Broadcast
 
@@ -51,11 +52,10 @@ async def audience(inbound: Inbound, ctx: Context) -> None:
 @router.flow("bc_hamlet", requires=Role.OFFICIAL)
 async def hamlet_typed(inbound: Inbound, ctx: Context) -> None:
     hamlets = await ctx.repos.places.hamlets(ctx.community.commune_id)
-    typed = inbound.text.strip()
-    if not typed.isdigit() or not 1 <= int(typed) <= len(hamlets):
+    hamlet = pick_one(inbound.text, hamlets)
+    if hamlet is None:
         ctx.reply(f"Gõ một số từ 1 đến {len(hamlets)} ạ.", numbered=False)
         return
-    hamlet = hamlets[int(typed) - 1]
     ask_text(ctx, f"hamlet:{hamlet.id}", hamlet.name)
 
 

@@ -12,6 +12,7 @@ from bot.roles import Role
 from bot.routing import Router
 from handlers import cases
 from handlers.menu import show_menu
+from handlers.numbers import pick_many
 from handlers.timefmt import evening_before, parse_when, spoken
 from handlers.voice import menu_button
 from lessons.textmatch import fold
@@ -187,11 +188,11 @@ async def assisted_typed(inbound: Inbound, ctx: Context) -> None:
     if fold(inbound.text) in {"khong", "0", ""}:
         chosen = []
     else:
-        parts = [p for p in inbound.text.replace(";", ",").replace(" ", ",").split(",") if p.strip()]
-        if not all(p.isdigit() and 1 <= int(p) <= len(lessons) for p in parts):
+        picked = pick_many(inbound.text, lessons)
+        if picked is None:
             ctx.reply(f"Mình chưa hiểu. Gõ số từ 1 đến {len(lessons)}, hoặc «không».", numbered=False)
             return
-        chosen = [lessons[int(p) - 1] for p in parts]
+        chosen = picked
     assert ctx.person is not None
     for lesson in chosen:
         await ctx.repos.progress.assisted(meeting.person_id, lesson.id, [s.id for s in lesson.steps], ctx.person.id)

@@ -9,6 +9,7 @@ from bot.roles import Role
 from bot.routing import Router
 from handlers import cases, help, invite_guard
 from handlers.menu import show_menu
+from handlers.numbers import pick_many
 from handlers.voice import menu_button
 from lessons.textmatch import fold
 from storage.models_help import Escalation
@@ -102,11 +103,11 @@ async def hamlets_typed(inbound: Inbound, ctx: Context) -> None:
     if fold(inbound.text) in {"tatca", "all"}:
         chosen = hamlets
     else:
-        numbers = [part for part in inbound.text.replace(";", ",").replace(" ", ",").split(",") if part.strip()]
-        if not numbers or not all(n.strip().isdigit() and 1 <= int(n) <= len(hamlets) for n in numbers):
+        picked = pick_many(inbound.text, hamlets)
+        if picked is None:
             ctx.reply(f"Mình chưa hiểu. Gõ số từ 1 đến {len(hamlets)}, cách nhau bằng dấu phẩy nhé.", numbered=False)
             return
-        chosen = [hamlets[int(n) - 1] for n in numbers]
+        chosen = picked
     await ctx.repos.mentors.set_hamlets(ctx.person.id, [h.id for h in chosen])
     ctx.state["flow"] = None
     names = ", ".join(h.name for h in chosen)

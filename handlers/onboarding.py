@@ -7,6 +7,7 @@ from bot.messages import Choice, Inbound, InboundKind
 from bot.roles import Role
 from bot.routing import Router
 from handlers.menu import show_menu
+from handlers.numbers import pick_one
 from handlers.voice import AGE_GROUPS, address, paged
 from lessons.textmatch import fold, matches
 
@@ -110,12 +111,8 @@ async def hamlet_choice(inbound: Inbound, ctx: Context) -> None:
 @router.flow("hamlet", requires=Role.VILLAGER)
 async def hamlet_typed(inbound: Inbound, ctx: Context) -> None:
     hamlets = await ctx.repos.places.hamlets(ctx.community.commune_id)
-    typed = fold(inbound.text)
-    chosen = None
-    if typed.isdigit() and 1 <= int(typed) <= len(hamlets):
-        chosen = hamlets[int(typed) - 1]
-    else:
-        chosen = next((h for h in hamlets if matches(inbound.text, h.name)), None)
+    chosen = pick_one(fold(inbound.text), hamlets) or next(
+        (h for h in hamlets if matches(inbound.text, h.name)), None)
     await _set_hamlet(ctx, chosen.id if chosen else None)
 
 

@@ -10,6 +10,7 @@ from bot.messages import Choice, Inbound, Reply
 from bot.roles import Role
 from bot.routing import Router
 from handlers.menu import show_menu
+from handlers.numbers import pick_one
 from handlers.timefmt import evening_before, parse_when, spoken
 from handlers.voice import address, menu_button
 from lessons.textmatch import fold
@@ -63,8 +64,8 @@ async def hamlet_typed(inbound: Inbound, ctx: Context) -> None:
     typed = inbound.text.strip()
     if fold(typed) == "tatca":
         hamlet = None
-    elif typed.isdigit() and 1 <= int(typed) <= len(hamlets):
-        hamlet = hamlets[int(typed) - 1]
+    elif (found := pick_one(typed, hamlets)) is not None:
+        hamlet = found
     else:
         ctx.reply(f"Gõ số từ 1 đến {len(hamlets)}, hoặc «tất cả» ạ.", numbered=False)
         return
