@@ -24,6 +24,14 @@ Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Checked = Annotated[str, StringConstraints(pattern=r"^20\d\d-(0[1-9]|1[0-2])$")]
 
 
+def _an_option(answer: str, info: ValidationInfo) -> str:
+    """An answer must be one of the options listed before it (quiz questions, choose drills)."""
+    options = info.data.get("options")
+    if options is not None and answer not in options:
+        raise ValueError(f"answer {answer!r} is not among the options")
+    return answer
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,13 +90,7 @@ class Choose(_Strict):
     answer: Label
     explanation: Text
 
-    @field_validator("answer")
-    @classmethod
-    def _answer_is_an_option(cls, answer: str, info: ValidationInfo) -> str:
-        options = info.data.get("options")
-        if options is not None and answer not in options:
-            raise ValueError(f"answer {answer!r} is not among the options")
-        return answer
+    _answer_is_an_option = field_validator("answer")(_an_option)
 
 
 class PhotoTask(_Strict):
@@ -116,13 +118,7 @@ class Question(_Strict):
     answer: Label
     explanation: Text
 
-    @field_validator("answer")
-    @classmethod
-    def _answer_is_an_option(cls, answer: str, info: ValidationInfo) -> str:
-        options = info.data.get("options")
-        if options is not None and answer not in options:
-            raise ValueError(f"answer {answer!r} is not among the options")
-        return answer
+    _answer_is_an_option = field_validator("answer")(_an_option)
 
     @property
     def answer_index(self) -> int:
