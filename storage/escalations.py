@@ -78,7 +78,3 @@ class EscalationsRepo:
             update(Escalation).where(Escalation.status == "resolved", Escalation.resolved_at < before,
                                      Escalation.question != "").values(question="", context={}))
         return int(getattr(result, "rowcount", 0))
-
-    async def photo_tokens_of(self, person_id: int) -> list[str]:
-        rows = await self._session.scalars(select(Escalation.context).where(Escalation.person_id == person_id))
-        return [str(context["photo"]) for context in rows if isinstance(context, dict) and context.get("photo")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import utcnow
@@ -25,7 +24,3 @@ class MeetingsRepo:
 
     async def get(self, meeting_id: int) -> Meeting | None:
         return await self._session.get(Meeting, meeting_id)
-
-    async def latest_for(self, escalation_id: int) -> Meeting | None:
-        return (await self._session.scalars(select(Meeting).where(Meeting.escalation_id == escalation_id)
-                                            .order_by(Meeting.id.desc()))).first()

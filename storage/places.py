@@ -45,9 +45,6 @@ class PlacesRepo:
         await self._session.flush()
         return commune
 
-    async def commune_by_name(self, name: str) -> Commune | None:
-        return (await self._session.scalars(select(Commune).where(Commune.name == name))).first()
-
     async def hamlets(self, commune_id: int) -> list[Hamlet]:
         rows = await self._session.scalars(
             select(Hamlet).where(Hamlet.commune_id == commune_id, Hamlet.active).order_by(Hamlet.position))
