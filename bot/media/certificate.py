@@ -14,12 +14,14 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-
-from fpdf import FPDF
-from PIL import Image, ImageDraw, ImageFont
+from typing import TYPE_CHECKING
 
 from bot.media.fonts import FAMILY, Weight, font_path, new_pdf
 from bot.media.qr import make_qr_png
+
+if TYPE_CHECKING:  # Pillow and fpdf are imported where a certificate is drawn, not at start-up
+    from fpdf import FPDF
+    from PIL import ImageFont
 
 HEADING = "GIẤY CHỨNG NHẬN"
 BANNER = "Trợ lý số – Bình dân học vụ số"
@@ -102,6 +104,8 @@ def _width_mm(text: str, size: float, bold: bool) -> float:
 
 @functools.cache
 def _font(weight: Weight, pixels: int) -> ImageFont.FreeTypeFont:
+    from PIL import ImageFont
+
     return ImageFont.truetype(str(font_path(weight)), pixels)
 
 
@@ -110,6 +114,8 @@ def _px(mm: float) -> int:
 
 
 def _png(lines: list[_Line], qr_png: bytes, caption: list[str]) -> bytes:
+    from PIL import Image, ImageDraw
+
     page = Image.new("RGB", (_px(_W), _px(_H)), "white")
     draw = ImageDraw.Draw(page)
     draw.rectangle((_px(8), _px(8), _px(_W - 8), _px(_H - 8)), outline=_GREEN, width=_px(1.6))

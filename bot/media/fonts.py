@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import importlib.util
 import pathlib
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from fpdf import FPDF
+if TYPE_CHECKING:  # fpdf takes about 0.3 s to import: only the functions that make a PDF import it
+    from fpdf import FPDF
 
 Weight = Literal["regular", "bold"]
 
@@ -39,6 +40,8 @@ FAMILY = "DejaVu"
 
 def new_pdf(orientation: Literal["portrait", "landscape"] = "portrait", *, title: str = "") -> FPDF:
     """An empty A4 PDF (units: mm) with DejaVu Sans registered as `FAMILY` ("" and "B" styles), Vietnamese, no page."""
+    from fpdf import FPDF
+
     pdf = FPDF(orientation="P" if orientation == "portrait" else "L", unit="mm", format="A4")
     pdf.add_font(FAMILY, "", font_path("regular"))
     pdf.add_font(FAMILY, "B", font_path("bold"))

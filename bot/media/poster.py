@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import unicodedata
-
-from fpdf import FPDF
-from fpdf.enums import WrapMode, XPos, YPos
+from typing import TYPE_CHECKING
 
 from bot.media.fonts import FAMILY, new_pdf
 from bot.media.qr import make_qr_png
+
+if TYPE_CHECKING:  # fpdf is imported where a poster is drawn, not at start-up
+    from fpdf import FPDF
 
 TITLE = "Trợ lý số – Bình dân học vụ số"
 TEACHES = (
@@ -62,6 +63,8 @@ def make_poster_pdf(*, commune: str, hamlet: str, telegram_link: str | None, zal
 
 def _draw_codes(pdf: FPDF, links: list[tuple[str, str]], *, top: float) -> None:
     """One big code in the middle, or two side by side; the label above each and the link text below."""
+    from fpdf.enums import WrapMode
+
     pdf.set_text_color(*_GREEN)
     _centred(pdf, "Quét mã để bắt đầu học", y=top, size=18, bold=True)
     side = 90.0 if len(links) == 1 else 80.0
@@ -82,6 +85,8 @@ def _draw_codes(pdf: FPDF, links: list[tuple[str, str]], *, top: float) -> None:
 
 def _centred(pdf: FPDF, text: str, *, y: float, size: float, bold: bool = False) -> None:
     """One line across the page, shrunk until it fits between 15 mm margins."""
+    from fpdf.enums import XPos, YPos
+
     style = "B" if bold else ""
     pdf.set_font(FAMILY, style, size)
     while size > 8 and pdf.get_string_width(text) > _PAGE_W - 30:

@@ -14,12 +14,11 @@ import threading
 import time
 import unicodedata
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-import qrcode
-import zxingcpp
-from PIL import Image, ImageFilter
-from qrcode.constants import ERROR_CORRECT_M
+if TYPE_CHECKING:  # qrcode, zxing-cpp and Pillow are imported where a code is drawn or read, not at start-up
+    import zxingcpp
+    from PIL import Image
 
 DecodeProblem = Literal["too_large", "not_an_image", "timeout"]
 
@@ -29,7 +28,6 @@ DEFAULT_TIMEOUT = 10.0  # seconds of wall clock for one photo
 _WORK_SIDE = 2400  # JPEGs are decoded straight at about this size (DCT scaling), which is cheap
 _FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")  # what phones and chat apps send; nothing exotic is parsed
 _SLOTS = threading.BoundedSemaphore(2)  # decodes running at once, across every event loop and thread
-_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 class QRDecodeError(Exception):
@@ -48,6 +46,9 @@ def make_qr_png(text: str, *, box: int = 10, border: int = 4) -> bytes:
     """
     if not text:
         raise ValueError("a QR code needs some text")
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box, border=border)
     code.add_data(text)
     code.make(fit=True)
@@ -95,13 +96,16 @@ def _decode_in_slot(image: bytes, max_pixels: int, max_bytes: int, deadline: flo
 
 
 def _decode(image: bytes, max_pixels: int, deadline: float) -> list[str]:
+    import zxingcpp
+
+    qr_only = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     gray = _open_gray(image, max_pixels)
     found: list[str] = []
     for attempt in _attempts(gray):
         if time.monotonic() > deadline:
             raise QRDecodeError("timeout")
         picture, binarizer = attempt()
-        for barcode in zxingcpp.read_barcodes(picture, formats=_QR, binarizer=binarizer):
+        for barcode in zxingcpp.read_barcodes(picture, formats=qr_only, binarizer=binarizer):
             text = unicodedata.normalize("NFC", barcode.text)
             if text and text not in found:
                 found.append(text)
@@ -112,6 +116,8 @@ def _decode(image: bytes, max_pixels: int, deadline: float) -> list[str]:
 
 def _open_gray(image: bytes, max_pixels: int) -> Image.Image:
     """The photo as 8-bit grayscale; its size is checked from the header before any pixel is decoded."""
+    from PIL import Image
+
     try:
         with Image.open(io.BytesIO(image), formats=_FORMATS) as opened:
             width, height = opened.size
@@ -135,6 +141,9 @@ class _Attempt(Protocol):
 
 def _attempts(gray: Image.Image) -> list[_Attempt]:
     """Cheapest first; the later ones help with blur, noise and small codes (sharpened, enlarged)."""
+    import zxingcpp
+    from PIL import Image, ImageFilter
+
     local, histogram = zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram
 
     def plain() -> tuple[Image.Image, zxingcpp.Binarizer]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, ImageDraw, ImageFont
-
 from bot.media.fonts import font_path
 
 
 def transfer_screen_png(*, recipient: str, amount_text: str, message: str) -> bytes:
+    from PIL import Image, ImageDraw, ImageFont  # here, not at start-up
+
     width, height = 640, 900
     image = Image.new("RGB", (width, height), "#f2f4f7")
     draw = ImageDraw.Draw(image)
