@@ -21,7 +21,8 @@ from typing import Any
 from benchmarks import report, runs, stats
 from benchmarks.fake import FakeApi
 
-PHASES = ("baseline", "engine", "broadcast", "fresh", "stats")
+PHASES = ("baseline", "engine", "broadcast", "fresh", "stats", "startup")
+DEFAULT_PHASES = PHASES[:-1]  # startup (start-up alone, repeated) runs only when asked for: --only startup
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -37,7 +38,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--recipients", type=int, help="broadcast recipients (default 1,000; quick 50)")
     parser.add_argument("--broadcast-per-second", type=float, default=30.0,
                         help="HOCVUSO_BROADCAST_PER_SECOND of the broadcast run (default 30, Telegram's limit)")
-    parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated phases of {', '.join(PHASES)}")
+    parser.add_argument("--only", default=",".join(DEFAULT_PHASES),
+                        help=f"comma-separated phases of {', '.join(PHASES)} (default all but startup)")
+    parser.add_argument("--startup-runs", type=int,
+                        help="spawns of each kind in the startup phase (default 5; quick 2)")
     parser.add_argument("--cache", type=pathlib.Path, default=stats.CACHE, help="where generated stats DBs are kept")
     parser.add_argument("--json", type=pathlib.Path, help="write the results here")
     parser.add_argument("--profile", type=pathlib.Path, help="py-spy the engine's saturated phase into this folder")
@@ -65,6 +69,7 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
         "broadcast_per_second": args.broadcast_per_second,
         "stall_after": 20.0 if quick else 60.0,
         "phases": [p for p in args.only.split(",") if p],
+        "startup_runs": args.startup_runs or (2 if quick else 5),
         "what_if": list(args.what_if),
     }
 
@@ -98,6 +103,7 @@ async def measure(cfg: dict[str, Any], work: pathlib.Path, cache: pathlib.Path,
             await phase(f"what_if:{changes}", runs.engine(fake, work, load, out, changes))
         await phase("broadcast", runs.broadcast(fake, work, cfg["recipients"], cfg["broadcast_per_second"]))
         await phase("fresh", runs.fresh_startup(fake, work))
+        await phase("startup", runs.startup(fake, work, cfg["startup_runs"]))
     finally:
         await fake.close()
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import pathlib
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -135,6 +136,34 @@ async def fresh_startup(fake: FakeApi, work: pathlib.Path) -> dict[str, Any]:
     proc, startup = await _spawn_bot(fake, work, "fresh", work / "fresh.db")
     code = await proc.stop()
     return {"startup_s": round(startup, 3), "exit_code": code}
+
+
+async def startup(fake: FakeApi, work: pathlib.Path, runs: int) -> dict[str, Any]:
+    """Start-up alone, `runs` times each on an already-migrated database and on a new file, alternating, so
+    that other load on a shared machine touches both alike. Seconds from spawning to the first getUpdates, and
+    the bot's CPU seconds by then (user + system: less sensitive than wall time to other load on the machine)."""
+    migrated_db, new_db = work / "startup-migrated.db", work / "startup-new.db"
+    await botdb.prepare(migrated_db, [LEARNER_BASE])
+    migrated: list[float] = []
+    new: list[float] = []
+    cpu: dict[str, list[float]] = {"migrated": [], "new": []}
+    loads: list[float] = []
+    codes: list[int | None] = []
+    for run in range(runs):
+        for name, database, into in (("migrated", migrated_db, migrated), ("new", new_db, new)):
+            botdb.remove(new_db)
+            loads.append(os.getloadavg()[0])
+            proc, seconds = await _spawn_bot(fake, work, f"startup-{name}-{run}", database)
+            cpu[name].append(round(_cpu(proc), 2))
+            codes.append(await proc.stop())
+            into.append(round(seconds, 3))
+    return {"runs": runs, "migrated_s": migrated, "new_s": new,
+            "migrated_median_s": round(statistics.median(migrated), 3),
+            "new_median_s": round(statistics.median(new), 3),
+            "migrated_cpu_s": cpu["migrated"], "new_cpu_s": cpu["new"],
+            "migrated_cpu_median_s": round(statistics.median(cpu["migrated"]), 2),
+            "new_cpu_median_s": round(statistics.median(cpu["new"]), 2),
+            "loadavg_1min": [round(min(loads), 2), round(max(loads), 2)], "exit_codes": sorted(set(codes), key=str)}
 
 
 class _Replies:
