@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import os
 import pathlib
+import signal
 import sys
 import time
 
@@ -48,7 +49,7 @@ STOP_SECONDS = 30.0  # SIGTERM to exit: the bot sends what is committed, then st
 
 
 async def run_load(database_url: str, workdir: pathlib.Path, *, people: int, seconds: float, ramp: float = 1.0,
-                   reply_timeout: float = 60.0, stall_after: float | None = None) -> LoadResult:
+                   reply_timeout: float = 120.0, stall_after: float | None = None) -> LoadResult:
     """Start the bot, let `people` walk for `seconds` (starting over `ramp` seconds), stop it, and compare the
     database with what they saw. Stuck: nothing answered for `stall_after` seconds (by default 10 s, or a tenth
     of a second per person: a full queue of N people is answered at well over 10 updates/s)."""
@@ -118,7 +119,7 @@ def bot_env(fake: ReportingTelegram, database_url: str, port: int) -> dict[str, 
                 "HOCVUSO_HOST": "127.0.0.1", "HOCVUSO_PORT": str(port),
                 "HOCVUSO_PUBLIC_URL": f"http://127.0.0.1:{port}", "HOCVUSO_WEBHOOK_SECRET": SECRET,
                 # Simulated people answer within milliseconds, far faster than anyone types; the check still runs.
-                "HOCVUSO_FLOOD_LIMIT": "1000000"})
+                "HOCVUSO_FLOOD_LIMIT": "1000000", "PYTHONFAULTHANDLER": "1"})
     return env
 
 
@@ -147,9 +148,13 @@ async def _stop(bot: asyncio.subprocess.Process, result: LoadResult) -> None:
     try:
         await asyncio.wait_for(bot.wait(), timeout=STOP_SECONDS)
     except TimeoutError:
-        bot.kill()
-        await bot.wait()
-        result.errors.append(f"the bot did not stop within {STOP_SECONDS:.0f} s of SIGTERM")
+        bot.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: its threads' stacks go to bot.log
+        try:
+            await asyncio.wait_for(bot.wait(), timeout=5)
+        except TimeoutError:
+            bot.kill()
+            await bot.wait()
+        result.errors.append(f"the bot did not stop within {STOP_SECONDS:.0f} s of SIGTERM (its stack: bot.log)")
         return
     if not result.stalled and bot.returncode not in (0, -15):
         result.errors.append(f"the bot exited with {bot.returncode}")
