@@ -10,11 +10,13 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import verify_page
@@ -58,12 +60,9 @@ class App:
     runner: web.AppRunner | None = None
 
     async def serve(self) -> None:
-        """Start the HTTP server and the outbox sweep; deliver what an earlier run left undelivered."""
+        """Start the HTTP server, the channels, then the outbox sweep, which begins by delivering what an
+        earlier run left undelivered (in the background: a slow platform must not delay taking updates)."""
         await ensure_monthly_report(self.engine)
-        await self.engine.deliver_pending()
-        self.tasks.append(asyncio.create_task(self.engine.sweep_forever(), name="outbox-sweep"))
-        self.tasks.append(asyncio.create_task(self.engine.broadcast_forever(self.settings.broadcast_per_second),
-                                              name="broadcasts"))
         self.runner = web.AppRunner(self.web_app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.host, self.settings.port,
@@ -71,6 +70,9 @@ class App:
         await site.start()
         for service in self.services:  # after the server is up: a webhook must be reachable when set
             await service.start()
+        self.tasks.append(asyncio.create_task(self.engine.sweep_forever(), name="outbox-sweep"))
+        self.tasks.append(asyncio.create_task(self.engine.broadcast_forever(self.settings.broadcast_per_second),
+                                              name="broadcasts"))
         log.info("hocvuso ready on http://%s:%s", self.settings.host, self.settings.port)
 
     async def close(self) -> None:
@@ -97,7 +99,7 @@ async def build(settings: Settings) -> App:
     if not settings.hamlet_names:
         raise ConfigError("Set HOCVUSO_HAMLETS to the commune's hamlets, comma-separated: \"Xóm 1,Xóm 2\".")
     catalog = lesson_catalog.load(settings.lessons_dir or lesson_catalog.CONTENT)
-    db = create_engine(settings.database_url)
+    db = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     await migrate.upgrade(db)
     sessions = session_factory(db)
     async with sessions() as session, session.begin():
@@ -116,7 +118,7 @@ async def build(settings: Settings) -> App:
     engine = Engine(sessions, router, catalog, community,
                     flood=FloodGuard(settings.flood_limit, settings.flood_window_seconds))
     web_app = web.Application(client_max_size=1024 * 1024)
-    web_app.router.add_get("/healthz", _healthz)
+    web_app.router.add_get("/healthz", _healthz(db))
     verify_page.register(web_app, sessions)
     web_channel: WebChannel | None = None
     if settings.web_chat:
@@ -177,8 +179,19 @@ def _practice_account(spec: str) -> tuple[str, str, str] | None:
                           "e.g. 970405:1234567890:UBND XA BACH NGOC") from None
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+def _healthz(db: AsyncEngine) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """/healthz for a load balancer or a monitor: 200 when the database answers within 5 s, else 503."""
+
+    async def healthz(request: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(5), db.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health check: the database does not answer (%s)", type(exc).__name__)
+            return web.json_response({"ok": False, "database": "unreachable"}, status=503)
+        return web.json_response({"ok": True, "database": "ok"})
+
+    return healthz
 
 
 async def run(settings: Settings) -> None:

@@ -1,7 +1,12 @@
 """The engine: one inbound → dedupe, lock, load, route, run, commit state + outbox together, deliver.
 
-A crash between commit and delivery loses nothing: undelivered outbox rows are sent on restart
-(`deliver_pending`) and by the periodic sweep.
+A crash between commit and delivery loses nothing: undelivered outbox rows are sent by the periodic sweep
+(`deliver_pending`), which starts with the process. A busy database (SQLite locked past its busy timeout,
+a PostgreSQL deadlock or lost connection) is retried for a while; after that `Busy` tells the channel to have
+the platform send the update again, so nothing it confirmed is lost.
+
+Each person has two lanes: one for handling (inbounds are committed one at a time, in order) and one for
+sending (their outbox rows go out one at a time, in order). A slow platform holds up only the sending lane.
 """
 
 from __future__ import annotations
@@ -9,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Channel, DeliveryError
+from bot.channels.base import Busy, Channel, DeliveryError
 from bot.context import Community, Context, Repos
 from bot.locks import KeyedLocks
 from bot.messages import (
@@ -29,11 +34,13 @@ from bot.messages import (
     ScheduleJob,
     SendReply,
 )
-from bot.ratelimit import FloodGuard
+from bot.ratelimit import FloodGuard, Pace, Pacer
 from bot.roles import Role, has_role
 from bot.routing import Router
+from bot.sent_rows import SentRows
 from lessons.catalog import Catalog
 from lessons.textmatch import fold
+from storage.db import is_transient, read_session, write_transaction
 from storage.escalations import EscalationsRepo
 from storage.jobs import JobsRepo
 from storage.locking import delivering, lock_person
@@ -43,6 +50,7 @@ from storage.models import Person, utcnow
 from storage.people import PeopleRepo
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SLOW_DOWN = "Tin đến nhanh quá ạ. Mời chậm lại một chút, đợi vài giây rồi nhắn tiếp nhé."
 SORRY = "Xin lỗi, Trợ lý số vừa gặp trục trặc khi xử lý tin này. Mời thử lại sau ít phút ạ."
@@ -50,6 +58,8 @@ MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 600.0
 INBOX_KEEP = dt.timedelta(days=7)
+BUSY_BUDGET_SECONDS = 30.0  # how long a busy database is retried before the inbound is handed back
+DELIVERY_CONCURRENCY = 16  # people the sweep sends to at once
 
 
 @dataclass
@@ -69,7 +79,9 @@ class Engine:
         self._catalog = catalog
         self._community = community
         self.channels: dict[str, Channel] = dict(channels or {})
-        self._locks = KeyedLocks()
+        self._locks = KeyedLocks()  # handling lane: one inbound per person at a time
+        self._sending = KeyedLocks()  # sending lane: one delivery per person at a time
+        self._sent_rows = SentRows(sessions, self._retrying)  # sent rows, deleted in groups
         self._background: set[asyncio.Task[None]] = set()
         self._flood = flood or FloodGuard()
 
@@ -100,13 +112,11 @@ class Engine:
                 return False
         async with self._locks.hold(inbound.person):
             outcome = await self._process(inbound)
-            if outcome is None:
-                return False
-            if wait_delivery:
-                await self._deliver_to(inbound.person)
+        if outcome is None:
+            return False
         await self._refresh_commands(outcome.refresh)
         if wait_delivery:
-            await self._deliver_each(list(outcome.others))
+            await self._deliver_each([inbound.person, *outcome.others])
         else:
             task = asyncio.create_task(self._deliver_each([inbound.person, *outcome.others]))
             self._background.add(task)
@@ -116,11 +126,17 @@ class Engine:
     async def _slow_down(self, person: str) -> None:
         """Someone sends faster than a person types: one polite word, then their flood is dropped."""
         log.warning("flood from one person: inbounds dropped for a few seconds")
-        async with self._sessions() as session, session.begin():
-            warning = Outgoing(person=person, reply=Reply(text=SLOW_DOWN))
-            await OutboxRepo(session).add(person, warning.model_dump_json())
-        async with self._locks.hold(person):
-            await self._deliver_to(person)
+
+        async def warn() -> None:
+            async with write_transaction(self._sessions) as session:
+                warning = Outgoing(person=person, reply=Reply(text=SLOW_DOWN))
+                await OutboxRepo(session).add(person, warning.model_dump_json())
+
+        try:
+            await self._retrying(warn)
+        except Busy:
+            return  # the flood is dropped all the same; the warning is a courtesy
+        await self._deliver_each([person])
 
     async def _refresh_commands(self, people: list[str]) -> None:
         """After a role change: channels with per-person command menus (Telegram) update that person's."""
@@ -129,43 +145,82 @@ class Engine:
             refresh = getattr(channel, "refresh_commands", None)
             if refresh is None:
                 continue
-            async with self._sessions() as session:
-                row = await PeopleRepo(session).by_ref(person)
-            roles = [] if row is None else [role for role, has in ((Role.MENTOR, row.is_mentor),
-                                                                    (Role.OFFICIAL, row.is_official)) if has]
             try:
+                async with read_session(self._sessions) as session:
+                    row = await PeopleRepo(session).by_ref(person)
+                roles = [] if row is None else [role for role, has in ((Role.MENTOR, row.is_mentor),
+                                                                        (Role.OFFICIAL, row.is_official)) if has]
                 await refresh(person, roles)
             except Exception:
                 log.exception("refreshing the command menu failed")
 
     async def _deliver_each(self, people: list[str]) -> None:
+        """Send each person's pending messages. What cannot go now stays in the outbox for the sweep."""
         for person in people:
-            async with self._locks.hold(person):
-                await self._deliver_to(person)
+            await self._deliver_safely(person)
+
+    async def _deliver_safely(self, person: str, pace: Pace | None = None) -> None:
+        try:
+            async with self._sending.hold(person):
+                await self._deliver_to(person, pace)
+        except Exception as exc:
+            if is_transient(exc):
+                log.warning("delivery postponed: the database is busy (%s)", type(exc).__name__)
+            else:
+                log.exception("delivery failed; the outbox keeps the messages")
 
     async def drain(self) -> None:
         """Wait for background deliveries (at shutdown, and in tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._sent_rows.idle()
 
     async def _process(self, inbound: Inbound) -> Outcome | None:
         try:
-            async with self._sessions() as session, session.begin():
-                await lock_person(session, inbound.person)  # other workers (PostgreSQL) wait their turn
-                if not await InboxRepo(session).claim(inbound.key):
-                    return None
-                return await self._run(session, inbound)
+            return await self._retrying(lambda: self._commit(inbound))
+        except Busy:
+            raise
         except Exception:
             log.exception("handler failed on a %s inbound", inbound.kind.value)
         # The handler failed and its transaction rolled back: keep the key (so a redelivery does not
         # fail again the same way) and apologise; the person's saved progress is untouched.
-        async with self._sessions() as session, session.begin():
+        return await self._retrying(lambda: self._apologise(inbound))
+
+    async def _commit(self, inbound: Inbound) -> Outcome | None:
+        async with write_transaction(self._sessions) as session:
+            await lock_person(session, inbound.person)  # other workers (PostgreSQL) wait their turn
+            if not await InboxRepo(session).claim(inbound.key):
+                return None
+            return await self._run(session, inbound)
+
+    async def _apologise(self, inbound: Inbound) -> Outcome | None:
+        async with write_transaction(self._sessions) as session:
             if not await InboxRepo(session).claim(inbound.key):
                 return None
             reply = Reply(text=SORRY, choices=[[Choice(label="🏠 Về menu", payload="menu")]])
             outgoing = Outgoing(person=inbound.person, reply=reply)
             await OutboxRepo(session).add(inbound.person, outgoing.model_dump_json())
         return Outcome()
+
+    @staticmethod
+    async def _retrying(work: Callable[[], Awaitable[T]]) -> T:
+        """Run a transaction; when the database is busy or away (nothing was written), run it again, for up
+        to BUSY_BUDGET_SECONDS, then raise Busy."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_BUDGET_SECONDS
+        pause = 0.1
+        while True:
+            try:
+                return await work()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if loop.time() + pause > deadline:
+                    log.error("the database stayed busy for %.0f s: the work is handed back", BUSY_BUDGET_SECONDS)
+                    raise Busy(type(exc).__name__) from exc
+                log.warning("the database is busy (%s): trying again", type(exc).__name__)
+            await asyncio.sleep(pause)
+            pause = min(2.0, pause * 2)
 
     async def _run(self, session: AsyncSession, inbound: Inbound) -> Outcome:
         repos = Repos.bound(session)
@@ -226,25 +281,42 @@ class Engine:
 
     # ---- delivery --------------------------------------------------------------------------------
 
-    async def _deliver_to(self, person: str) -> None:
-        """Send this person's pending outbox rows in order; stop at the first failure (order is kept)."""
+    async def _deliver_to(self, person: str, pace: Pace | None = None) -> None:
+        """Send this person's pending outbox rows in order; stop at the first failure (order is kept).
+        Call it holding the person's sending lane."""
         channel = self.channels.get(person.split(":", 1)[0])
         async with delivering(self._sessions, person) as mine:  # one worker at a time sends a person's messages
-            while mine:  # until nothing is pending: rows committed by another worker meanwhile go out too
-                async with self._sessions() as session:
-                    rows = await OutboxRepo(session).pending_for(person)
-                if not rows:
-                    return
-                for row in rows:
-                    if row.next_attempt_at > utcnow() and row.attempts:
-                        return
-                    # Sending and forgetting the row go together: a shutdown never cuts between them.
-                    if not await asyncio.shield(self._send_row(channel, person, row.id, row.attempts,
-                                                               row.payload)):
-                        return
+            while mine and await self._send_pending(channel, person, pace):
+                pass  # until nothing is pending: rows committed by another worker meanwhile go out too
+
+    async def _send_pending(self, channel: Channel | None, person: str, pace: Pace | None) -> bool:
+        """Send the person's pending rows in order, each forgotten before the next is sent (so a crash repeats
+        at most the one in flight); True when all were sent (look again), False to stop."""
+        # Taken before reading: a row whose deletion commits during the read is still in what the read returns.
+        sent = frozenset(self._sent_rows.sent)
+        async with read_session(self._sessions) as session:
+            rows = await OutboxRepo(session).pending_for(person)
+        for row in rows:
+            if row.id in sent:  # sent already; its deletion failed earlier or is under way
+                if not await asyncio.shield(self._sent_rows.forget(row.id)):
+                    return False
+        rows = [row for row in rows if row.id not in sent]
+        if not rows:
+            return False
+        for row in rows:
+            if row.next_attempt_at > utcnow() and row.attempts:
+                return False
+            if pace is not None:
+                await pace()
+            # Sending and marking the row sent go together: a shutdown never cuts between them.
+            forgotten = await asyncio.shield(self._send_row(channel, person, row.id, row.attempts, row.payload))
+            if forgotten is None or not await asyncio.shield(forgotten):
+                return False
+        return True
 
     async def _send_row(self, channel: Channel | None, person: str, row_id: int, attempts: int,
-                        payload: str) -> bool:
+                        payload: str) -> asyncio.Future[bool] | None:
+        """Send one row; on success the future of its deletion, None when it failed (and was rescheduled)."""
         outgoing = Outgoing.model_validate_json(payload)
         try:
             if channel is None:
@@ -252,17 +324,21 @@ class Engine:
             await channel.send(person, outgoing.reply)
         except DeliveryError as exc:
             await self._failed(person, row_id, attempts, exc)
-            return False
+            return None
         except Exception as exc:  # a channel bug must not lose the message
             log.exception("channel %s failed to send", channel.name if channel else "?")
             await self._failed(person, row_id, attempts, DeliveryError(type(exc).__name__))
-            return False
-        async with self._sessions() as session, session.begin():
-            await OutboxRepo(session).delivered(row_id)
-        return True
+            return None
+        return self._sent_rows.forget(row_id)
 
     async def _failed(self, person: str, message_id: int, attempts: int, exc: DeliveryError) -> None:
-        async with self._sessions() as session, session.begin():
+        try:
+            await self._retrying(lambda: self._record_failure(person, message_id, attempts, exc))
+        except Busy:
+            pass  # the row stays due as it was: the sweep tries it again
+
+    async def _record_failure(self, person: str, message_id: int, attempts: int, exc: DeliveryError) -> None:
+        async with write_transaction(self._sessions) as session:
             outbox = OutboxRepo(session)
             if exc.unreachable:
                 log.info("a person cannot be reached (%s); their pending messages are dropped", exc)
@@ -279,45 +355,52 @@ class Engine:
     async def deliver_pending(self) -> int:
         """Deliver every due outbox row (on start-up and periodically); returns how many people were served.
         Broadcast messages are left to `deliver_broadcasts`, which keeps to the platforms' rate."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             rows = await OutboxRepo(session).due(utcnow(), limit=1000, broadcasts=False)
         people = list(dict.fromkeys(row.person_ref for row in rows))
-        for person in people:
-            async with self._locks.hold(person):
-                await self._deliver_to(person)
+        # Several people at once (a slow platform delays each of them, not the whole queue); one at a time each.
+        slots = asyncio.Semaphore(DELIVERY_CONCURRENCY)
+
+        async def serve(person: str) -> None:
+            async with slots:
+                await self._deliver_safely(person)
+
+        await asyncio.gather(*(serve(person) for person in people))
         return len(people)
 
     async def forget_old_keys(self, older_than: dt.timedelta = INBOX_KEEP) -> None:
         """Platforms redeliver within minutes; keys older than this only take space. Expired media go too,
         and what people wrote in help requests closed longer ago than the retention period."""
-        async with self._sessions() as session, session.begin():
+        async with write_transaction(self._sessions) as session:
             await InboxRepo(session).purge(utcnow() - older_than)
             await MediaRepo(session).purge()
             await EscalationsRepo(session).purge_closed(utcnow() - self._community.help_retention)
 
-    async def deliver_broadcasts(self, limit: int) -> int:
-        """Send up to `limit` due broadcast messages (each through its person's lock, in order)."""
-        async with self._sessions() as session:
+    async def deliver_broadcasts(self, limit: int, pace: Pace | None = None) -> int:
+        """Send up to `limit` due broadcast messages (each in its person's sending lane, in order);
+        `pace` is awaited before each send."""
+        async with read_session(self._sessions) as session:
             rows = await OutboxRepo(session).due(utcnow(), limit=limit, broadcasts=True)
         for person in dict.fromkeys(row.person_ref for row in rows):
-            async with self._locks.hold(person):
-                await self._deliver_to(person)
+            await self._deliver_safely(person, pace)
         return len(rows)
 
     async def broadcast_forever(self, per_second: float) -> None:
-        """Announcements at a steady pace (platforms throttle bursts): a batch every second."""
-        batch = max(1, int(per_second))
+        """Announcements evenly spaced (platforms count messages in any one-second window, so a burst of a
+        second's worth at once is refused): one send every 1/per_second seconds."""
+        pace = Pacer(per_second)
         while True:
-            started = asyncio.get_running_loop().time()
             try:
-                await self.deliver_broadcasts(batch)
+                sent = await self.deliver_broadcasts(max(1, int(per_second)), pace)
             except Exception:
                 log.exception("broadcast delivery failed")
-            await asyncio.sleep(max(0.0, 1.0 - (asyncio.get_running_loop().time() - started)))
+                sent = 0
+            if not sent:
+                await asyncio.sleep(1.0)
 
     async def run_due_jobs(self, now: dt.datetime | None = None) -> int:
         """Fire every due job once (each through the engine, so its effects are committed with it)."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             jobs = await JobsRepo(session).due(now)
         for job in jobs:
             await self.handle(Inbound(person=f"system:job:{job.id}", kind=InboundKind.JOB, key=f"job:{job.id}",

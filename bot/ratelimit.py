@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+
+Pace = Callable[[], Awaitable[None]]  # awaited before each send of a paced delivery
 
 
 class FloodGuard:
@@ -29,3 +33,21 @@ class FloodGuard:
             self._warned[person] = at
             return "warn"
         return "drop"
+
+
+class Pacer:
+    """Evenly spaced sends: each call returns no sooner than 1/per_second after the previous one returned.
+
+    Platforms refuse the (limit+1)-th message in any one-second window, so sends are spaced for one less than the
+    limit: network jitter then cannot squeeze limit+1 of them into one second at the platform's end."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / max(per_second - 1.0, per_second * 0.5, 0.1)
+        self._next = 0.0
+
+    async def __call__(self) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self._next - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._next = loop.time() + self.interval

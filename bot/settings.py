@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_COMMUNE = "xã Bạch Ngọc"
@@ -20,6 +20,7 @@ class Settings(BaseSettings):
                                       extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///data/hocvuso.db"
+    db_pool_size: int = Field(default=10, ge=1, le=200)  # PostgreSQL: up to twice this many connections per worker
     host: str = "127.0.0.1"
     port: int = 8080
     commune: str = ""

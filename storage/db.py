@@ -7,25 +7,51 @@ timeout instead of failing half-way through a transaction.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import pathlib
+import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+# PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock, lock not available, server shutting
+# down or restarting, and every connection exception (class 08).
+# 53300: too many connections (the server's max_connections is shared by every worker's pool).
+TRANSIENT_SQLSTATES = {"40001", "40P01", "53300", "55P03", "57P01", "57P02", "57P03"}
+DEFAULT_POOL_SIZE = 10
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The database was busy or briefly away: the same work may well succeed if it is tried again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    text = str(exc.orig).lower()
+    if "database is locked" in text or "database table is locked" in text:
+        return True  # SQLite: another writer held the file past the busy timeout
+    code = str(getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None) or "")
+    return code in TRANSIENT_SQLSTATES or code.startswith("08")
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, pool_size: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
+    """PostgreSQL: up to 2 × pool_size connections per process (each update holds one for its transaction,
+    delivery briefly a second); N workers need 2 × N × pool_size below the server's max_connections."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        # Each update holds a connection for its transaction, and delivery briefly a second one.
-        return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=20, max_overflow=20,
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
                                    pool_timeout=60)
     database = parsed.database or ""
     if database and database != ":memory:":
@@ -54,7 +80,44 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (a deferred transaction that reads, then writes after another
+        # writer committed, fails at once instead of waiting); readers (read_session) never take it.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+READ_ONLY_OPTION = "hocvuso_read_only"
+
+
+@contextlib.asynccontextmanager
+async def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session that only reads. On SQLite its transaction is deferred: with WAL it neither waits for the write
+    lock nor holds it, so reads never queue behind writers (every other session begins IMMEDIATE)."""
+    async with sessions() as session:
+        await session.connection(execution_options={READ_ONLY_OPTION: True})
+        yield session
+
+
+_WRITERS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def write_transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session in a write transaction, committed on leaving (rolled back on an exception).
+
+    On SQLite the process's writers queue here, in order, rather than on the file lock: SQLite's busy handler
+    sleeps up to 100 ms between tries, so writers polling the lock wait far longer than the transactions take.
+    The busy timeout still applies to writers in other processes (a backup, an admin command). Never nest one
+    write_transaction in another on the same database (the queue is not re-entrant)."""
+    bind = sessions.kw.get("bind")
+    lock: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite":
+        key = bind.sync_engine
+        if key not in _WRITERS:
+            _WRITERS[key] = asyncio.Lock()
+        lock = _WRITERS[key]
+    async with lock, sessions() as session, session.begin():
+        yield session
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

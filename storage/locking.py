@@ -4,8 +4,11 @@ make their updates apply one at a time and their messages go out once, in order.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -34,7 +37,9 @@ async def delivering(sessions: async_sessionmaker[AsyncSession], ref: str) -> As
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
         yield True
         return
-    async with bind.connect() as connection:  # a session-level advisory lock lives on this one connection
+    # The lock's connection is held while the delivery opens sessions of its own from the same pool: with as many
+    # deliveries as connections, each would wait for another's. At most half the pool holds delivery locks.
+    async with _delivery_slots(bind), bind.connect() as connection:  # a session-level lock lives on one connection
         got = bool((await connection.execute(_TRY, {"key": f"deliver:{ref}"})).scalar())
         await connection.commit()
         try:
@@ -43,3 +48,14 @@ async def delivering(sessions: async_sessionmaker[AsyncSession], ref: str) -> As
             if got:
                 await connection.execute(_UNLOCK, {"key": f"deliver:{ref}"})
                 await connection.commit()
+
+
+_SLOTS: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _delivery_slots(bind: AsyncEngine) -> asyncio.Semaphore:
+    key = bind.sync_engine
+    if key not in _SLOTS:
+        size = getattr(bind.sync_engine.pool, "size", lambda: 10)()
+        _SLOTS[key] = asyncio.Semaphore(max(1, int(size) // 2))
+    return _SLOTS[key]

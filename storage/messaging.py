@@ -74,6 +74,11 @@ class OutboxRepo:
     async def delivered(self, message_id: int) -> None:
         await self._session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
 
+    async def delivered_many(self, message_ids: list[int]) -> None:
+        for start in range(0, len(message_ids), 500):
+            chunk = message_ids[start:start + 500]
+            await self._session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(chunk)))
+
     async def failed(self, message_id: int, error: str, retry_at: dt.datetime) -> None:
         await self._session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
             attempts=OutboxMessage.attempts + 1, last_error=error[:300], next_attempt_at=retry_at))

@@ -25,6 +25,12 @@ class DeliveryError(Exception):
         self.unreachable = unreachable
 
 
+class Busy(Exception):
+    """The engine could not handle an inbound: the database stayed busy or unreachable, and nothing of it was
+    written. A channel answers so that the platform sends it again: a webhook with 503, polling by not
+    confirming it."""
+
+
 class Channel(Protocol):
     name: str  # the person-ref prefix it serves: "web", "telegram", "zalo"
 

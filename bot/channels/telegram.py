@@ -1,4 +1,5 @@
-"""Telegram through python-telegram-bot: long polling, or a webhook on the bot's own aiohttp server.
+"""Telegram through python-telegram-bot: long polling (telegram_polling.Poller, which confirms an update only
+once it is committed), or a webhook on the bot's own aiohttp server.
 
 Replies: inline keyboards (callback data ≤ 64 bytes), HTML text split at 4096 characters, images
 uploaded as photos. Errors become DeliveryError, so the engine's outbox retries (429 honours
@@ -8,11 +9,10 @@ retry_after; network errors and 5xx back off) or stops messaging someone who blo
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import contextlib
 import hmac
 import json
 import logging
-import warnings
 from typing import Any
 
 from aiohttp import web
@@ -27,13 +27,13 @@ from telegram import (
 )
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
-from telegram.warnings import PTBDeprecationWarning
+from telegram.ext import Application
 
-from bot.channels.base import ChannelEnv, DeliveryError
+from bot.channels.base import Busy, ChannelEnv, DeliveryError
 from bot.channels.markup import to_html
 from bot.channels.split import split_text
 from bot.channels.telegram_inbound import to_inbound
+from bot.channels.telegram_polling import Poller, retry_seconds
 from bot.messages import Reply
 from bot.roles import Role
 from bot.settings import ConfigError
@@ -61,18 +61,15 @@ class TelegramChannel:
         if self._webhook and (settings.webhook_secret is None or not settings.webhook_secret.get_secret_value()):
             raise ConfigError("HOCVUSO_WEBHOOK_SECRET must be set when HOCVUSO_PUBLIC_URL is (webhook mode)")
         api = settings.telegram_api_url
-        builder = (Application.builder().token(settings.telegram_token.get_secret_value())
-                   .base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
-                   .rate_limiter(AIORateLimiter(max_retries=0))  # the outbox retries, honouring retry_after
-                   .concurrent_updates(256)
-                   .connect_timeout(10).read_timeout(20).write_timeout(30).pool_timeout(10)
-                   .get_updates_read_timeout(40))
-        if self._webhook:
-            builder = builder.updater(None)
-        self.app = builder.build()
-        self.app.add_handler(TypeHandler(Update, self._on_update))
-        self.app.add_error_handler(self._on_error)
+        # No rate limiter: the outbox honours Telegram's 429 retry_after per message, and broadcasts are paced
+        # by the engine. No Updater: the Poller confirms updates only after they are committed.
+        self.app = (Application.builder().token(settings.telegram_token.get_secret_value())
+                    .base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
+                    .connect_timeout(10).read_timeout(20).write_timeout(30).pool_timeout(10)
+                    .connection_pool_size(256).get_updates_read_timeout(40)
+                    .updater(None).build())
         self._background: set[asyncio.Task[Any]] = set()
+        self._poller: asyncio.Task[None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -92,14 +89,16 @@ class TelegramChannel:
                                            allowed_updates=ALLOWED_UPDATES)
             log.info("telegram: webhook set")
         else:
-            assert self.app.updater is not None
-            await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30,
-                                                 bootstrap_retries=-1)
+            await self.app.bot.delete_webhook()  # getUpdates is refused while a webhook is set
+            poller = Poller(self.app.bot, self._process, ALLOWED_UPDATES, timeout=30)
+            self._poller = asyncio.create_task(poller.run(), name="telegram-polling")
             log.info("telegram: polling")
 
     async def stop(self) -> None:
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._poller
         if self.app.running:
             await self.app.stop()
         for task in list(self._background):
@@ -149,20 +148,25 @@ class TelegramChannel:
         if update.callback_query is not None:
             self._spawn(self._settle_button(update))
         if inbound is not None:
-            await self._env.handle(inbound)  # returns once committed; replies go in the background
+            try:
+                await self._env.handle(inbound)  # returns once committed; replies go in the background
+            except Busy:
+                return web.json_response({"error": "busy, send again"}, status=503)  # Telegram retries
         return web.json_response({"ok": True})
 
-    async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if isinstance(update, Update):
-            await self._process(update)
-
     async def _process(self, update: Update) -> None:
-        query = update.callback_query
-        if query is not None:
+        """One polled update. Busy propagates (the Poller does not confirm it); any other failure is logged and
+        the update confirmed, so one odd update cannot block the queue."""
+        if update.callback_query is not None:
             self._spawn(self._settle_button(update))
-        inbound = await to_inbound(update, self._env.settings.max_photo_bytes)
-        if inbound is not None:
-            await self._env.handle(inbound)
+        try:
+            inbound = await to_inbound(update, self._env.settings.max_photo_bytes)
+            if inbound is not None:
+                await self._env.handle(inbound)
+        except Busy:
+            raise
+        except Exception:
+            log.exception("telegram: an update could not be handled")
 
     async def _settle_button(self, update: Update) -> None:
         """Answer the callback (Telegram shows a spinner until then) and take the keyboard off its message."""
@@ -179,9 +183,6 @@ class TelegramChannel:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram: update failed: %s", type(context.error).__name__, exc_info=context.error)
 
     # ---- outbound --------------------------------------------------------------------------------
 
@@ -207,7 +208,7 @@ class TelegramChannel:
                 await self.app.bot.send_document(chat_id, document=reply.document,
                                                  filename=reply.document_name or "tai-lieu.pdf", reply_markup=keyboard)
         except RetryAfter as exc:
-            raise DeliveryError("telegram: flood control", retry_after=_seconds(exc)) from None
+            raise DeliveryError("telegram: flood control", retry_after=retry_seconds(exc)) from None
         except Forbidden as exc:
             raise DeliveryError(f"telegram: forbidden ({exc.message})", unreachable=True) from None
         except BadRequest as exc:
@@ -234,9 +235,3 @@ def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 def _commands(menu: list[tuple[str, str]]) -> list[BotCommand]:
     return [BotCommand(name, description[:256]) for name, description in menu]
 
-
-def _seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the type becomes timedelta; both are handled
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)

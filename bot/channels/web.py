@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels.base import Busy
 from bot.channels.markup import to_html
 from bot.messages import Inbound, InboundKind, Reply
 
@@ -145,7 +146,10 @@ class WebChannel:
         box = self._box(person)
         before = box.since(body.get("epoch"), _int(body.get("after"), box.seq))
         assert self._handle is not None, "web channel not bound to an engine"
-        await self._handle(inbound)
+        try:
+            await self._handle(inbound)
+        except Busy:  # nothing was written: the page sends it again when asked to
+            return _error(503, "busy")
         return _json(request, box.answer(before), fresh)
 
 

@@ -183,11 +183,6 @@ async def test_an_answer_lost_after_delivery_means_the_message_is_seen_twice_and
 
 # ---- slow sends and the rest of the bot ----------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Engine: delivery holds the person's lock (Engine._deliver_each/_deliver_to, and deliver_pending in the sweep) "
-    "for the whole channel.send, including rate-limiter waits and read timeouts (20 s on Telegram); "
-    "Engine.handle needs the same lock before it can commit the person's next inbound, so a slow send delays the "
-    "commit (and, on Telegram polling, widens the window in which a crash loses the already-confirmed update)."))
 async def test_a_hanging_send_does_not_hold_up_the_commit_of_the_persons_next_message(
         fake: FaultyTelegram, bot: App) -> None:
     fake.fail_next("sendMessage", Failure(500, "Internal Server Error", delay=3.0))
@@ -200,10 +195,6 @@ async def test_a_hanging_send_does_not_hold_up_the_commit_of_the_persons_next_me
     assert waited < 1.0, f"the second message was committed only after {waited:.1f} s"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "App.serve awaits engine.deliver_pending() before it starts the channels, and deliver_pending serves people "
-    "one after another: after a restart with a backlog and a slow platform, polling (or the webhook server) "
-    "starts only after every pending person's send has finished or timed out (up to 20 s each on Telegram)."))
 async def test_start_up_delivery_to_a_slow_platform_does_not_delay_polling(fake: FaultyTelegram,
                                                                            tmp_path: pathlib.Path) -> None:
     db = tmp_path / "bot.db"
