@@ -49,7 +49,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target fails")
     parser.add_argument("--what-if", action="append", default=[], metavar="CHANGES",
                         help="also run the engine with proposed changes applied from outside the app "
-                             "(benchmarks/whatif.py, e.g. no-rate-limiter); reported apart from the targets")
+                             "(benchmarks/whatif.py, e.g. count-sql); reported apart from the targets")
     return parser.parse_args(argv)
 
 

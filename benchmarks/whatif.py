@@ -1,15 +1,9 @@
 """`hocvuso run` with a proposed change applied from outside the app, to measure a fix before anyone writes it.
 
-    HOCVUSO_BENCH_WHATIF=no-rate-limiter python -m benchmarks.whatif run
+    HOCVUSO_BENCH_WHATIF=count-sql python -m benchmarks.whatif run
 
-Changes (comma-separated in HOCVUSO_BENCH_WHATIF):
-- `no-rate-limiter`: the Telegram channel's AIORateLimiter without its overall 30 requests/s cap (which
-  python-telegram-bot applies to every request that names a chat: replies, and the keyboard edits after a button
-  press). Telegram's limit is meant for bulk notifications; replies to people who just wrote are not held to it, and a
-  429 still comes back to the outbox, which honours retry_after. Broadcasts keep their own pace.
-- `one-connection`: the SQLite engine's pool holds one connection (pool_size=1, max_overflow=0), so transactions
-  queue in-process (FIFO, no sleeping) instead of several connections contending for SQLite's write lock, where a
-  loser sleeps in the busy handler (BEGIN IMMEDIATE is taken by every session, reads included).
+Changes (comma-separated in HOCVUSO_BENCH_WHATIF; `no-rate-limiter` and `one-connection`, measured here first,
+are now in the app):
 - `count-sql`: a diagnosis, not a change: counts statements and transactions and the time spent in them, written as
   JSON to $HOCVUSO_BENCH_SQL_COUNTS when the process exits.
 
@@ -22,33 +16,13 @@ import os
 import sys
 from typing import Any
 
-CHANGES = ("no-rate-limiter", "one-connection", "count-sql")
+CHANGES = ("count-sql",)
 
 
 def apply(changes: list[str]) -> None:
     unknown = set(changes) - set(CHANGES)
     if unknown:
         raise SystemExit(f"unknown what-if change(s): {', '.join(sorted(unknown))}")
-    if "no-rate-limiter" in changes:
-        from telegram.ext import AIORateLimiter
-
-        import bot.channels.telegram as channel
-
-        def uncapped(*args: Any, **kwargs: Any) -> AIORateLimiter:
-            return AIORateLimiter(overall_max_rate=0, max_retries=kwargs.get("max_retries", 0))
-
-        vars(channel)["AIORateLimiter"] = uncapped
-    if "one-connection" in changes:
-        import storage.db as db
-
-        original = vars(db)["create_async_engine"]
-
-        def one_connection(url: Any, **kwargs: Any) -> Any:
-            if "sqlite" in str(url):
-                kwargs.update(pool_size=1, max_overflow=0, pool_timeout=120)
-            return original(url, **kwargs)
-
-        vars(db)["create_async_engine"] = one_connection
     if "count-sql" in changes:
         _count_sql(os.environ.get("HOCVUSO_BENCH_SQL_COUNTS", "sql-counts.json"))
 
