@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,6 @@ from storage.models_commune import Contest, ContestEntry
 from storage.models_help import Certificate, Escalation
 from storage.stats import (
     ADULT_GROUPS,
-    ELDERS,
     NO_HAMLET,
     VN_ZONE,
     LessonSpec,
@@ -27,6 +26,7 @@ from storage.stats import (
     first_milestones,
     flag,
     is_learner,
+    joined_learners,
     learners,
     mean,
     median,
@@ -77,6 +77,23 @@ def resident_name(person_id: int, hamlet: str | None, certificate_name: str | No
     return f"Người dân #{person_id} ({hamlet})" if hamlet else f"Người dân #{person_id}"
 
 
+class Progress(NamedTuple):
+    """The per-person progress aggregate of one report (`MonthQueries._progress`), summed by hamlet."""
+
+    periods: int  # k: the first period is the month, the last everything before its end
+    by_hamlet: dict[int | None, list[int]]  # hamlet → done_j, assisted_j, people_j (k each), then finished_ji (k × t)
+    elders: list[tuple[int, str, dt.datetime]]  # (person, track, finished at): 60+ who finished a track in the month
+
+    def total(self, column: int) -> int:
+        return sum(sums[column] for sums in self.by_hamlet.values())
+
+    def hamlet(self, hamlet_id: int | None) -> tuple[int, int, int, int]:
+        """People who completed a lesson in the month, lessons, assisted ones; people who completed one by its end."""
+        sums = self.by_hamlet.get(hamlet_id)
+        k = self.periods
+        return (sums[2 * k], sums[0], sums[k], sums[3 * k - 1]) if sums else (0, 0, 0, 0)
+
+
 # ---- queries ----------------------------------------------------------------------------------------------------
 
 class MonthQueries(StatsQueries):
@@ -90,9 +107,10 @@ class MonthQueries(StatsQueries):
                     *, zone: dt.tzinfo = VN_ZONE, track_titles: Mapping[str, str] | None = None) -> MonthReport:
         """Everything the monthly report shows for `month`/`year` (local calendar month in `zone`)."""
         start, end = month_bounds(year, month, zone)
-        before = month_bounds(*previous_month(year, month), zone)
-        hamlets = await self._hamlet_rows(commune_id, start, end)
-        this_month, previous, to_date = await self._figures(commune_id, tracks, [(start, end), before, (None, end)])
+        periods: list[Period] = [(start, end), month_bounds(*previous_month(year, month), zone), (None, end)]
+        progress = await self._progress(commune_id, tracks, periods)
+        hamlets = await self._hamlet_rows(commune_id, start, end, progress)
+        this_month, previous, to_date = await self._figures(commune_id, tracks, periods, progress)
         return MonthReport(
             commune_id=commune_id,
             commune_name=await self._session.scalar(select(Commune.name).where(Commune.id == commune_id)) or "",
@@ -104,7 +122,7 @@ class MonthQueries(StatsQueries):
             by_hamlet=hamlets,
             by_lesson=await self._lesson_rows(commune_id, lessons, start, end),
             by_mentor=await self._mentor_rows(commune_id, start, end),
-            commendations=await self._commendations(commune_id, tracks, start, end, hamlets),
+            commendations=await self._commendations(commune_id, tracks, start, end, hamlets, progress),
             contests=await self._contests(commune_id, start, end),
         )
 
@@ -112,27 +130,53 @@ class MonthQueries(StatsQueries):
                             zone: dt.tzinfo = VN_ZONE) -> Commendations:
         """Who to thank for `month`/`year`: elders who finished a track, helpful mentors, hamlets that lead."""
         start, end = month_bounds(year, month, zone)
+        progress = await self._progress(commune_id, tracks, [(start, end), (None, end)])
         return await self._commendations(commune_id, tracks, start, end,
-                                         await self._hamlet_rows(commune_id, start, end))
+                                         await self._hamlet_rows(commune_id, start, end, progress), progress)
+
+    async def _progress(self, commune_id: int, tracks: Tracks, periods: Sequence[Period]) -> Progress:
+        """The per-person progress aggregate (`person_progress`: one walk over the completed lessons), built once
+        per report and summed by hamlet: for each period j, the lessons completed, those with a mentor, and the
+        people who completed one; for each period j and track i, the people who finished the track in it. Elders
+        who finished a track in the first period come one by one (their own group), for the commendations."""
+        per_person = person_progress(commune_id, tracks, periods)
+        k, t = len(periods), len(tracks)
+        start, end = periods[0]
+        finished = [track_done(per_person, tracks, i, start, end) for i in range(t)]
+        progress = select(per_person, case((and_(per_person.c.elder == 1, or_(false(), *finished)),
+                                            per_person.c.person_id)).label("elder_id")).subquery()
+        rows = (await self._session.execute(
+            select(progress.c.hamlet_id, progress.c.elder_id,
+                   *(func.sum(progress.c[f"done_{j}"]) for j in range(k)),
+                   *(func.sum(progress.c[f"assisted_{j}"]) for j in range(k)),
+                   *(func.sum(flag(progress.c[f"done_{j}"] > 0)) for j in range(k)),
+                   *(func.sum(flag(track_done(progress, tracks, i, a, b))) for a, b in periods for i in range(t)),
+                   *(func.max(progress.c[f"last_{i}"]) for i in range(t)))
+            .group_by(progress.c.hamlet_id, progress.c.elder_id))).all()
+        by_hamlet: dict[int | None, list[int]] = {}
+        elders = []
+        for hamlet, elder, *values in rows:
+            sums = [int(n or 0) for n in values[:k * (3 + t)]]
+            found = by_hamlet.setdefault(hamlet, [0] * len(sums))
+            by_hamlet[hamlet] = [a + b for a, b in zip(found, sums, strict=True)]
+            if elder is not None:  # one person: their tracks finished in the month, and when
+                elders += [(int(elder), track, values[k * (3 + t) + i])
+                           for i, track in enumerate(tracks) if sums[3 * k + i]]
+        return Progress(k, by_hamlet, elders)
 
     # -- the summary figures --
 
-    async def _figures(self, commune_id: int, tracks: Tracks, periods: Sequence[Period]) -> list[MonthFigures]:
+    async def _figures(self, commune_id: int, tracks: Tracks, periods: Sequence[Period],
+                       progress: Progress) -> list[MonthFigures]:
         """The summary of each period, one query per figure for all periods together (one pass over the rows)."""
         s = self._session
         new_people = (await s.execute(select(*(func.sum(flag(within(Person.created_at, a, b))) for a, b in periods))
                                       .select_from(Person).where(*learners(commune_id)))).one()
         active = [None if a is None else sum((await self._active_by_hamlet(commune_id, a, b)).values())
                   for a, b in periods]
-        progress = person_progress(commune_id, tracks, periods)
         k, t = len(periods), len(tracks)
-        sums = (await s.execute(select(
-            *(func.sum(progress.c[f"done_{j}"]) for j in range(k)),
-            *(func.sum(progress.c[f"assisted_{j}"]) for j in range(k)),
-            *(func.sum(flag(track_done(progress, tracks, i, a, b))) for a, b in periods for i in range(t)),
-        ))).one()
-        completions = [int(n or 0) for n in sums]
-        finishers = [{track: completions[2 * k + j * t + i] for i, track in enumerate(tracks)} for j in range(k)]
+        completions = [progress.total(j) for j in range(2 * k)]  # done_j, then assisted_j
+        finishers = [{track: progress.total(3 * k + j * t + i) for i, track in enumerate(tracks)} for j in range(k)]
         resolved = [within(Escalation.resolved_at, a, b) for a, b in periods]
         help_figures = (await s.execute(
             select(*(func.sum(flag(within(Escalation.created_at, a, b))) for a, b in periods),
@@ -174,19 +218,14 @@ class MonthQueries(StatsQueries):
     async def _count_by_hamlet(self, query: Select[Any]) -> dict[int | None, tuple[int, ...]]:
         return {row[0]: tuple(int(v or 0) for v in row[1:]) for row in (await self._session.execute(query)).all()}
 
-    async def _hamlet_rows(self, commune_id: int, start: dt.datetime, end: dt.datetime) -> list[MonthHamletRow]:
+    async def _hamlet_rows(self, commune_id: int, start: dt.datetime, end: dt.datetime,
+                           progress: Progress) -> list[MonthHamletRow]:
         people = await self._count_by_hamlet(
             select(Person.hamlet_id, func.count(), func.sum(flag(within(Person.created_at, start, end))))
             .where(*learners(commune_id), Person.created_at < end).group_by(Person.hamlet_id))
         actives = await self._active_by_hamlet(commune_id, start, end)
-        done_in = within(LessonProgress.completed_at, start, end)
-        lessons = await self._count_by_hamlet(
-            select(Person.hamlet_id, func.count(func.distinct(case((done_in, LessonProgress.person_id)))),
-                   func.sum(flag(done_in)), func.sum(flag(and_(done_in, LessonProgress.assisted.is_(True)))),
-                   func.count(func.distinct(LessonProgress.person_id)))
-            .join(Person, Person.id == LessonProgress.person_id)
-            .where(*learners(commune_id), within(LessonProgress.completed_at, None, end))
-            .group_by(Person.hamlet_id))
+        # hamlet → people who completed a lesson in the month, lessons, assisted ones, people who had by its end
+        lessons: dict[int | None, tuple[int, ...]] = {h: progress.hamlet(h) for h in progress.by_hamlet}
         rows = []
         named: list[tuple[int | None, str, bool]] = [*await self.hamlet_names(commune_id), (None, NO_HAMLET, False)]
         for hamlet_id, name, is_active in named:
@@ -205,7 +244,8 @@ class MonthQueries(StatsQueries):
             select(LessonProgress.lesson_id, func.sum(flag(started_in)),
                    func.sum(flag(within(LessonProgress.completed_at, start, end))))
             .join(Person, Person.id == LessonProgress.person_id)
-            .where(*learners(commune_id), LessonProgress.started_at < end)
+            .where(*joined_learners(commune_id), LessonProgress.started_at < end,
+                   or_(started_in, within(LessonProgress.completed_at, start, end)))  # the others add 0 and 0
             .group_by(LessonProgress.lesson_id))).all()}
         stuck: dict[str, list[tuple[str | None, int]]] = {}
         for lesson, step, n in (await self._session.execute(
@@ -258,17 +298,9 @@ class MonthQueries(StatsQueries):
         return found
 
     async def _commendations(self, commune_id: int, tracks: Tracks, start: dt.datetime, end: dt.datetime,
-                             hamlet_rows: list[MonthHamletRow]) -> Commendations:
-        progress = person_progress(commune_id, tracks)
-        finished = [track_done(progress, tracks, i, start, end) for i in range(len(tracks))]
-        found = (await self._session.execute(
-            select(progress.c.person_id, *(progress.c[f"last_{i}"] for i in range(len(tracks))),
-                   *(finished or [false()]))
-            .join(Person, Person.id == progress.c.person_id)
-            .where(Person.age_group == ELDERS, or_(false(), *finished)))).all()
-        names = await self._names(commune_id, {int(row[0]) for row in found})
-        elders = sorted((ElderFinisher(int(row[0]), *names[int(row[0])], track, row[1 + i])
-                         for row in found for i, track in enumerate(tracks) if row[1 + len(tracks) + i]),
+                             hamlet_rows: list[MonthHamletRow], progress: Progress) -> Commendations:
+        names = await self._names(commune_id, {person for person, _, _ in progress.elders})
+        elders = sorted((ElderFinisher(person, *names[person], track, at) for person, track, at in progress.elders),
                         key=lambda e: (e.finished_at, e.person_id, e.track_id))
         resolved = (await self._session.execute(
             select(Escalation.claimed_by, Person.display_name, func.count(), func.avg(Escalation.rating))
