@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Hamlet, LessonProgress, Person, ProgressEvent
 from storage.models_help import Escalation, MentorHamlet
+from storage.stats_cache import OVERVIEWS, writes_pending
 
 if TYPE_CHECKING:
     from storage.stats_types import Commendations, MonthReport
@@ -254,8 +255,27 @@ class StatsQueries:
 
 class StatsRepo(StatsQueries):
     async def overview(self, commune_id: int, tracks: Tracks, *, hamlet_id: int | None = None,
-                       now: dt.datetime, zone: dt.tzinfo = VN_ZONE) -> Overview:
-        """The commune's figures at `now` (an aware datetime), or one hamlet's."""
+                       now: dt.datetime, zone: dt.tzinfo = VN_ZONE, max_age: float = 0.0) -> Overview:
+        """The commune's figures at `now` (an aware datetime), or one hamlet's.
+
+        With `max_age` (seconds), the overview of the same commune (hamlet), tracks and local day that this process
+        computed at most that long ago is returned instead, unless a write that could change it has been committed
+        here since (storage.stats_cache says which, and what it cannot see); its `as_of` says when it was computed.
+        """
+        key = (str(self._session.get_bind().engine.url), commune_id, hamlet_id,
+               tuple((track, tuple(lessons)) for track, lessons in tracks.items()), str(zone),
+               now.astimezone(zone).date())
+        if writes_pending(self._session.sync_session):  # this transaction's own writes: read them
+            return await self._overview(commune_id, tracks, hamlet_id, now, zone)
+        if max_age > 0 and (found := OVERVIEWS.get(key, max_age)) is not None and found.as_of <= now:
+            return found
+        generation = OVERVIEWS.generation
+        view = await self._overview(commune_id, tracks, hamlet_id, now, zone)
+        OVERVIEWS.put(key, generation, view)
+        return view
+
+    async def _overview(self, commune_id: int, tracks: Tracks, hamlet_id: int | None, now: dt.datetime,
+                        zone: dt.tzinfo) -> Overview:
         s = self._session
         today = dt.datetime.combine(now.astimezone(zone).date(), dt.time(), tzinfo=zone)
         since_7d = (today - dt.timedelta(days=6)).astimezone(dt.UTC)
