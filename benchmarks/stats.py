@@ -90,6 +90,10 @@ async def run(db: pathlib.Path, repeat: int, log: pathlib.Path | None = None) ->
 
 # ---- the worker ---------------------------------------------------------------------------------------------------
 
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
 def peak_rss_mb() -> float:
     """This process's largest resident set (VmHWM). Not getrusage's ru_maxrss: that survives exec, so a worker
     spawned by a driver that had just generated the database would report the driver's peak."""
@@ -127,33 +131,38 @@ async def _work(db: pathlib.Path, repeat: int) -> dict[str, Any]:
         assert commune is not None, "an empty statistics database"
         people = await session.scalar(select(func.count()).select_from(Person))
         events = await session.scalar(select(func.count()).select_from(ProgressEvent))
-    times: dict[str, list[float]] = {"overview": [], "chart": [], "thongke": [], "month": [], "workbook": [],
-                                     "baocao": [], "overview_warm": [], "chart_warm": [], "thongke_warm": []}
+    times: dict[str, list[float]] = {}
+
+    def record(name: str, start: tuple[float, float], end: tuple[float, float]) -> None:
+        """Wall and process CPU seconds between two `_clock()` readings (CPU: less sensitive to other load)."""
+        times.setdefault(name, []).append(end[0] - start[0])
+        times.setdefault(f"{name}_cpu", []).append(end[1] - start[1])
+
     sizes: dict[str, int] = {}
     for _ in range(repeat):
         for warm in ("", "_warm"):
             if not warm:
                 forget_charts()  # max_age=0 below: the overview is computed, and so must the picture be
             async with sessions() as session:
-                started = time.perf_counter()
+                started = _clock()
                 view = await StatsRepo(session).overview(commune.id, TRACKS, now=NOW, zone=ZONE,
                                                          max_age=OVERVIEW_MAX_AGE if warm else 0)
-                queried = time.perf_counter()
+                queried = _clock()
                 png = overview_chart(view, title=commune.name)
-                done = time.perf_counter()
-            times[f"overview{warm}"].append(queried - started)
-            times[f"chart{warm}"].append(done - queried)
-            times[f"thongke{warm}"].append(done - started)
+                done = _clock()
+            record(f"overview{warm}", started, queried)
+            record(f"chart{warm}", queried, done)
+            record(f"thongke{warm}", started, done)
         async with sessions() as session:
-            started = time.perf_counter()
+            started = _clock()
             report = await StatsRepo(session).month(commune.id, *MONTH, TRACKS, LESSONS, zone=ZONE,
                                                     track_titles=TITLES)
-            queried = time.perf_counter()
+            queried = _clock()
             xlsx = monthly_workbook(report, commune=commune.name)
-            done = time.perf_counter()
-        times["month"].append(queried - started)
-        times["workbook"].append(done - queried)
-        times["baocao"].append(done - started)
+            done = _clock()
+        record("month", started, queried)
+        record("workbook", queried, done)
+        record("baocao", started, done)
         sizes = {"png_bytes": len(png), "xlsx_bytes": len(xlsx), "registered": view.registered}
     await engine.dispose()
     result: dict[str, Any] = {"people": people, "events": events, "repeat": repeat, **sizes,
