@@ -24,8 +24,9 @@ from storage.meetings import MeetingsRepo
 from storage.mentors import MentorsRepo
 from storage.models import Person
 from storage.people import PeopleRepo
+from storage.personal_data import PersonalDataRepo
 from storage.places import PlacesRepo
-from storage.privacy import ConsentRepo, DataRequestsRepo
+from storage.privacy import DEFAULT_RETENTION, ConsentRepo, DataRequestsRepo, Retention, ref_hash
 from storage.progress import ProgressRepo
 from storage.stats import StatsRepo
 from storage.trainings import TrainingsRepo
@@ -46,6 +47,10 @@ class Community:
     public_url: str = ""  # where certificates are verified (<public_url>/verify/<code>), if the bot is public
     telegram_username: str = ""  # for deep links on posters
     zalo_link: str = ""
+    # The privacy-request log's salt and how long the privacy records are kept (Settings.privacy_key and
+    # Settings.privacy_retention; these defaults are for tests and the web chat only).
+    privacy_salt: bytes = b"hocvuso web chat"
+    privacy_retention: Retention = DEFAULT_RETENTION
 
 
 @dataclass
@@ -65,6 +70,7 @@ class Repos:
     trainings: TrainingsRepo
     contests: ContestsRepo
     stats: StatsRepo
+    personal_data: PersonalDataRepo
 
     @classmethod
     def bound(cls, session: AsyncSession) -> Repos:
@@ -73,7 +79,8 @@ class Repos:
                    mentors=MentorsRepo(session), escalations=EscalationsRepo(session),
                    invites=InvitesRepo(session), meetings=MeetingsRepo(session), media=MediaRepo(session),
                    certificates=CertificatesRepo(session), broadcasts=BroadcastsRepo(session),
-                   trainings=TrainingsRepo(session), contests=ContestsRepo(session), stats=StatsRepo(session))
+                   trainings=TrainingsRepo(session), contests=ContestsRepo(session), stats=StatsRepo(session),
+                   personal_data=PersonalDataRepo(session))
 
 
 @dataclass
@@ -91,6 +98,11 @@ class Context:
     @property
     def ref(self) -> str:
         return self.inbound.person
+
+    @property
+    def ref_key(self) -> str:
+        """How the privacy-request log names this person: a salted hash of their account, nothing reversible."""
+        return ref_hash(self.ref, self.community.privacy_salt)
 
     @property
     def channel(self) -> str:
@@ -114,9 +126,12 @@ class Context:
         """The handler created this person (they just consented)."""
         self.person = person
 
-    async def erase_person(self) -> None:
-        """Delete everything about the person; replies recorded after this still reach them."""
-        await self.repos.people.erase(self.ref)
+    async def erase_person(self, *, keep_counts: bool = True) -> None:
+        """Delete everything about the person; what the commune's statistics counted of them stays as anonymous
+        counts (unless `keep_counts` is False: someone who never really joined). Replies recorded after this
+        still reach them."""
+        tracks = {t.id: [lesson.id for lesson in self.catalog.by_track.get(t.id, [])] for t in self.catalog.tracks}
+        await self.repos.people.erase(self.ref, tracks=tracks, zone=self.community.timezone, keep_counts=keep_counts)
         self.person = None
         self.state = {}
         self.erased = True

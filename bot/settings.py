@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import pathlib
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from storage.privacy import Retention
 
 DEMO_COMMUNE = "xã Bạch Ngọc"
 DEMO_HAMLETS = ",".join(f"Xóm {n}" for n in range(1, 13))
@@ -51,6 +58,10 @@ class Settings(BaseSettings):
     telegram_bot_username: str = ""
     zalo_link: str = ""
     media_ttl_hours: int = 24
+    # The secret the privacy-request log hashes accounts with (see privacy_key); keep it out of the database.
+    privacy_salt: SecretStr | None = None
+    privacy_log_days: int = 3 * 365  # the log of view/delete/withdraw requests is purged after this
+    declined_days: int = 365  # a "Không đồng ý" from someone who never joined is purged after this
 
     @field_validator("public_url", "telegram_api_url", "zalo_api_url")
     @classmethod
@@ -63,6 +74,25 @@ class Settings(BaseSettings):
         import unicodedata
 
         return unicodedata.normalize("NFC", value.strip())
+
+    def privacy_key(self) -> bytes:
+        """The salt of the privacy-request log: HOCVUSO_PRIVACY_SALT; else derived from the first secret the
+        deployment has (Telegram token, Zalo token, webhook secret), so it is never in the database or a backup;
+        else (web chat only, whose accounts are random ids) a fixed one. A derived salt changes with its secret:
+        requests made before a token change no longer match, so production sets HOCVUSO_PRIVACY_SALT."""
+        if self.privacy_salt is not None and self.privacy_salt.get_secret_value():
+            return self.privacy_salt.get_secret_value().encode()
+        for secret in (self.telegram_token, self.zalo_token, self.webhook_secret):
+            if secret is not None and secret.get_secret_value():
+                return hmac.new(secret.get_secret_value().encode(), b"hocvuso privacy log salt",
+                                hashlib.sha256).digest()
+        return b"hocvuso web chat"
+
+    def privacy_retention(self) -> Retention:
+        from storage.privacy import Retention
+
+        return Retention(requests=dt.timedelta(days=self.privacy_log_days),
+                         declined=dt.timedelta(days=self.declined_days))
 
     @property
     def hamlet_names(self) -> list[str]:

@@ -15,6 +15,7 @@ from handlers import (
     meeting,
     mentor,
     milestone,
+    mydata,
     official,
     onboarding,
     poster,
@@ -25,7 +26,7 @@ from handlers import (
     withdraw,
 )
 from handlers.menu import in_progress, menu_choices, show_menu
-from handlers.voice import AGE_GROUPS, address, menu_button
+from handlers.voice import address, menu_button
 from lessons.textmatch import fold
 
 router = Router()
@@ -42,7 +43,7 @@ async def start(inbound: Inbound, ctx: Context) -> None:
         onboarding.ask_consent(ctx, hamlet_id=linked)
         return
     if linked is not None and ctx.person.hamlet_id is None:
-        ctx.person.hamlet_id = linked
+        onboarding.place(ctx, linked)
     if await onboarding.continue_onboarding(ctx):
         return
     you = address(ctx)
@@ -88,7 +89,7 @@ async def delete_request(inbound: Inbound, ctx: Context) -> None:
     you = address(ctx)
     if ctx.person is None:
         await ctx.erase_person()  # a recorded "không đồng ý" is all there could be
-        await ctx.repos.data_requests.log(ctx.ref, "delete", done=True, now=ctx.now)
+        await ctx.repos.data_requests.log(ctx.ref_key, "delete", done=True, now=ctx.now)
         ctx.reply("Cháu không lưu thông tin gì của bác ạ. Nếu có ghi nhận cũ, cháu đã xóa rồi.")
         return
     ctx.state["flow"] = "confirm_delete"
@@ -108,7 +109,7 @@ async def delete_confirm(inbound: Inbound, ctx: Context) -> None:
         return
     you = address(ctx)
     await ctx.erase_person()
-    await ctx.repos.data_requests.log(ctx.ref, "delete", done=True, now=ctx.now)
+    await ctx.repos.data_requests.log(ctx.ref_key, "delete", done=True, now=ctx.now)
     ctx.reply(f"✅ {you.Me} đã xóa toàn bộ dữ liệu của {you.you} trên máy chủ của xã. "
               f"Không xóa được: tin đã chuyển tới máy của người giúp {you.you}, và bản sao lưu (tự thay mới sau "
               f"vài ngày). Nếu muốn học lại, {you.you} gõ /start nhé.")
@@ -122,45 +123,8 @@ async def delete_typed(inbound: Inbound, ctx: Context) -> None:
 @router.command("dulieucuatoi", requires=Role.ANYONE, describe="Xem dữ liệu Trợ lý số đang lưu")
 async def my_data(inbound: Inbound, ctx: Context) -> None:
     """A copy of everything stored about the person (Law 91/2025 Art 4)."""
-    you = address(ctx)
-    consents = await ctx.repos.consent.history(ctx.ref)
-    agreed = "\n".join(
-        f"• {ctx.local(c.at):%H:%M %d/%m/%Y}: {'đồng ý' if c.granted else 'không đồng ý'} (bản {c.text_version})"
-        for c in consents) or "• (chưa có)"
-    await ctx.repos.data_requests.log(ctx.ref, "copy", done=True, now=ctx.now)
-    if ctx.person is None:
-        ctx.reply(f"📄 Dữ liệu {you.me} đang lưu về {you.you}: chỉ có lần trả lời về việc đồng ý.\n{agreed}")
-        return
-    hamlet = await ctx.repos.places.hamlet(ctx.person.hamlet_id) if ctx.person.hamlet_id else None
-    done = await ctx.repos.progress.completed_lessons(ctx.person.id)
-    titles = [lesson.title for lesson in ctx.catalog.in_order() if lesson.id in done]
-    extra = await _more_of(ctx)
-    ctx.reply(f"📄 Dữ liệu {you.me} đang lưu về {you.you}:\n"
-              f"• Xóm: {hamlet.name if hamlet else '(chưa chọn)'}\n"
-              f"• Nhóm tuổi: {AGE_GROUPS.get(ctx.person.age_group or '', '(chưa chọn)')}\n"
-              f"• Bắt đầu học: {ctx.local(ctx.person.created_at):%d/%m/%Y}\n"
-              f"• Bài đã xong: {', '.join(titles) if titles else '(chưa có)'}\n"
-              f"• Lời đồng ý:\n{agreed}\n{extra}\n"
-              f"Muốn xóa hết, {you.you} gõ /xoadulieu.", [[menu_button()]])
-
-
-async def _more_of(ctx: Context) -> str:
-    """The rest of what is kept: help requests, certificates, volunteering."""
-    person = ctx.person
-    assert person is not None
-    lines = []
-    case = await ctx.repos.escalations.active_for(person.id)
-    if case is not None:
-        lines.append(f"• Yêu cầu hỗ trợ đang mở: số {case.id} ({case.question[:60] or 'không ghi'})")
-    for track in ctx.catalog.tracks:
-        certificate = await ctx.repos.certificates.of(person.id, track.id)
-        if certificate is not None:
-            lines.append(f"• Giấy chứng nhận «{certificate.track_title}»: tên in {certificate.name}")
-    if person.is_mentor:
-        hamlets = [h.name for h in await ctx.repos.places.hamlets(ctx.community.commune_id)
-                   if h.id in await ctx.repos.mentors.hamlets_of(person.id)]
-        lines.append(f"• Tình nguyện viên: tên {person.display_name or '(chưa đặt)'}; xóm {', '.join(hamlets)}")
-    return "\n".join(lines)
+    await ctx.repos.data_requests.log(ctx.ref_key, "copy", done=True, now=ctx.now)
+    ctx.reply(await mydata.describe(ctx), [[menu_button()]] if ctx.person is not None else None)
 
 
 # ---- the unexpected ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from bot.context import Context
 from bot.messages import Choice, Inbound, InboundKind, Reply
 from bot.roles import Role
 from bot.routing import Router
-from handlers import cases
+from handlers import cases, onboarding
 from handlers.menu import in_progress, show_menu
 from handlers.voice import CONTINUE, REPEAT, address, menu_button
 from storage.models_help import Escalation
@@ -42,6 +42,8 @@ async def ask_for_help(inbound: Inbound, ctx: Context) -> None:
 
 async def start_help(ctx: Context, lesson_id: object, step_id: object) -> None:
     assert ctx.person is not None
+    if await onboarding.continue_onboarding(ctx):  # age first, and for a child a parent's "yes"
+        return
     you = address(ctx)
     ctx.state["help_at"] = [lesson_id, step_id]
     active = await ctx.repos.escalations.active_for(ctx.person.id)
@@ -103,6 +105,8 @@ async def visit(inbound: Inbound, ctx: Context) -> None:
 async def open_request(ctx: Context, kind: str, question: str, photo: bytes | None = None) -> None:
     person = ctx.person
     assert person is not None
+    if await onboarding.continue_onboarding(ctx):
+        return
     you = address(ctx)
     if await ctx.repos.escalations.active_for(person.id) is not None:
         show_menu(ctx, f"{you.You} đã có một yêu cầu đang chờ rồi ạ.")

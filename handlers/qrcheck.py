@@ -7,6 +7,7 @@ from bot.media import qr, qrcheck
 from bot.messages import Choice, Inbound, InboundKind
 from bot.roles import Role
 from bot.routing import Router
+from handlers.onboarding import continue_onboarding
 from handlers.voice import CHECK_QR, address, menu_button
 
 router = Router()
@@ -17,6 +18,8 @@ TIPS = ("Mẹo chụp: đủ sáng, giữ máy thẳng, cách mã 15–20 cm, ch
 @router.choice("qrcheck", requires=Role.VILLAGER)
 @router.command("kiemtraqr", requires=Role.VILLAGER, describe="Kiểm tra một mã QR có an toàn không")
 async def ask_for_photo(inbound: Inbound, ctx: Context) -> None:
+    if await continue_onboarding(ctx):  # age first, and for a child a parent's "yes"
+        return
     you = address(ctx)
     ctx.state["flow"] = "qrcheck"
     ctx.reply(f"🔍 {you.You} chụp ảnh mã QR rồi gửi vào đây. {you.Me} đọc mã và nói {you.you} nghe "
@@ -25,6 +28,8 @@ async def ask_for_photo(inbound: Inbound, ctx: Context) -> None:
 
 @router.flow("qrcheck", requires=Role.VILLAGER)
 async def photo_sent(inbound: Inbound, ctx: Context) -> None:
+    if await continue_onboarding(ctx):
+        return
     you = address(ctx)
     again = [[Choice(label=CHECK_QR, payload="qrcheck")], [menu_button()]]
     if inbound.kind is not InboundKind.PHOTO or inbound.photo is None:

@@ -58,5 +58,5 @@ async def withdraw(inbound: Inbound, ctx: Context) -> None:
         await ctx.repos.certificates.revoke_all(person.id)
     await ctx.repos.consent.record(ref=ctx.ref, channel=ctx.channel, purpose=purpose, text_version="withdrawn",
                                    text=f"withdrawn:{purpose}", granted=False)
-    await ctx.repos.data_requests.log(ctx.ref, "withdraw", done=True, now=ctx.now)
+    await ctx.repos.data_requests.log(ctx.ref_key, "withdraw", done=True, now=ctx.now)
     show_menu(ctx, f"✅ Đã rút lại: {PURPOSES[purpose]}.")

@@ -170,7 +170,8 @@ class OutboxMessage(Base):
 class DataRequest(Base):
     """A person's data-rights request (copy, delete, withdraw) with its legal due date.
 
-    The person is identified by a hash of their ref only, so the log itself holds no personal data.
+    The person is identified only by `storage.privacy.ref_hash`: an HMAC of their account under a salt kept outside
+    the database, so a repeated request can be matched but the log cannot be turned back into accounts.
     """
 
     __tablename__ = "data_requests"
@@ -181,6 +182,27 @@ class DataRequest(Base):
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     due_at: Mapped[dt.datetime]
     done_at: Mapped[dt.datetime | None]
+
+
+class AnonymousCount(Base):
+    """What the statistics keep of people who deleted their data: counts, never an account or a person id.
+
+    One row per (commune, figure, hamlet, age group, key, local month); a deletion adds 1 to each row the person's
+    figures fall in (storage.anonymous). No id or time of its own (and no rowid on SQLite), so nothing in the table
+    says which rows one deletion touched.
+    """
+
+    __tablename__ = "anonymous_counts"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), primary_key=True,
+                                            autoincrement=False)
+    figure: Mapped[str] = mapped_column(String(16), primary_key=True)  # see storage.anonymous.FIGURES
+    hamlet_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)  # 0: none or not counted
+    age_group: Mapped[str] = mapped_column(String(16), primary_key=True)  # "": none or not counted
+    key: Mapped[str] = mapped_column(String(24), primary_key=True)  # a lesson, track or milestone id, or ""
+    month: Mapped[dt.datetime] = mapped_column(primary_key=True)  # the UTC instant the local month starts
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class MediaFile(Base):

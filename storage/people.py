@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.anonymous import DEFAULT_ZONE, AnonymousCounts
 from storage.models import ConsentRecord, LessonProgress, MediaFile, OutboxMessage, Person, ProgressEvent, utcnow
 from storage.models_help import Certificate, Escalation
 
@@ -37,14 +39,21 @@ class PeopleRepo:
             Person.ref.in_(refs), Person.unreachable_since.is_not(None)))
         return set(rows)
 
-    async def erase(self, ref: str, *, keep_outbox_from: int | None = None) -> None:
-        """Delete every row about this person: profile, progress, events, consent, undelivered messages.
+    async def erase(self, ref: str, *, keep_outbox_from: int | None = None,
+                    tracks: Mapping[str, Sequence[str]] = {},
+                    zone: dt.tzinfo = DEFAULT_ZONE, keep_counts: bool = True) -> None:
+        """Delete every row about this person: profile, progress, events, consent, undelivered messages (and, by
+        the foreign keys, meetings, contest entries, training registrations, mentor hamlets). What the commune's
+        statistics counted of them is kept first as anonymous counts (storage.anonymous; `tracks` maps each
+        track to its lessons, `zone` gives the local months), unless `keep_counts` is False.
 
         Messages queued in this same transaction (id >= keep_outbox_from) are kept so the goodbye
         still reaches them; delivered messages are deleted on delivery anyway.
         """
         person = await self.by_ref(ref)
         if person is not None:
+            if keep_counts:
+                await AnonymousCounts(self._session).record_erasure(person, tracks, zone)
             # Screenshots sent with help requests live in the media store: they go too.
             contexts = await self._session.scalars(select(Escalation.context).where(Escalation.person_id == person.id))
             tokens = [str(c["photo"]) for c in contexts if isinstance(c, dict) and c.get("photo")]

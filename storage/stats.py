@@ -20,7 +20,9 @@ Definitions, the same in every figure:
   the latest visit, so past months rest on the events);
 - help requests: opened by `created_at`; in a month, claim time counts in the month of the claim, resolve time
   (from opening) and rating in the month of the resolution; medians are over those requests;
-- to date ("lũy kế"): everything before the end of the month.
+- to date ("lũy kế"): everything before the end of the month;
+- people who deleted their data still count, through the anonymous counts kept when they did (storage.anonymous),
+  except in "active in the last 7 (30) days", the help-request figures, the mentors and the named lists.
 Months and days are local to `zone` (Asia/Ho_Chi_Minh); the database holds UTC.
 """
 
@@ -36,6 +38,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Subquery, and_, case, extract, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.anonymous import AnonymousCounts
 from storage.models import Hamlet, LessonProgress, Person, ProgressEvent
 from storage.models_help import Escalation, MentorHamlet
 from storage.stats_cache import OVERVIEWS, writes_pending
@@ -280,10 +283,13 @@ class StatsRepo(StatsQueries):
         today = dt.datetime.combine(now.astimezone(zone).date(), dt.time(), tzinfo=zone)
         since_7d = (today - dt.timedelta(days=6)).astimezone(dt.UTC)
         since_30d = (today - dt.timedelta(days=29)).astimezone(dt.UTC)
-        people = (await s.execute(
+        people: list[Any] = [*(await s.execute(
             select(Person.hamlet_id, Person.age_group, func.count(), func.sum(flag(Person.last_seen_at >= since_7d)),
                    func.sum(flag(Person.last_seen_at >= since_30d)))
-            .where(*learners(commune_id, hamlet_id)).group_by(Person.hamlet_id, Person.age_group))).all()
+            .where(*learners(commune_id, hamlet_id)).group_by(Person.hamlet_id, Person.age_group))).all()]
+        anonymous = AnonymousCounts(s)
+        people += [(hamlet, age, n, 0, 0) for (hamlet, age), (n,) in (await anonymous.sums(
+            commune_id, "person", ("hamlet", "age"), hamlet_id=hamlet_id)).items()]
         by_age = dict.fromkeys(AGE_GROUPS, 0)
         registered: dict[int | None, int] = {}
         elders: dict[int | None, int] = {}
@@ -305,6 +311,14 @@ class StatsRepo(StatsQueries):
             done[hamlet] = (int(people_done), int(lessons or 0), int(assisted or 0))
             for track, n in zip(tracks, tracks_done, strict=True):
                 track_finishers[track] += int(n or 0)
+        for i, figure in enumerate(("first_finish", "lessons", "assisted")):
+            for hamlet, (n,) in (await anonymous.sums(commune_id, figure, hamlet_id=hamlet_id)).items():
+                counts = list(done.get(hamlet, (0, 0, 0)))
+                counts[i] += n
+                done[hamlet] = (counts[0], counts[1], counts[2])
+        for track, (n,) in (await anonymous.sums(commune_id, "track", ("key",), hamlet_id=hamlet_id)).items():
+            if track in track_finishers:
+                track_finishers[track] += n
         rows = []
         for row_id, name, is_active in [*await self.hamlet_names(commune_id), (None, NO_HAMLET, False)]:
             if (hamlet_id is not None and row_id != hamlet_id) or not (registered.get(row_id) or is_active):
@@ -362,6 +376,9 @@ class StatsRepo(StatsQueries):
 
     async def _milestones(self, commune_id: int, hamlet_id: int | None, adults: int) -> dict[str, MilestoneShare]:
         firsts = first_milestones(commune_id, hamlet_id)
-        counts = (await self._session.execute(select(firsts.c.step_id, func.count())
-                                              .group_by(firsts.c.step_id).order_by(firsts.c.step_id))).all()
-        return {str(m): MilestoneShare(int(n), ratio(int(n), adults)) for m, n in counts}
+        counts = dict((await self._session.execute(select(firsts.c.step_id, func.count())
+                                                   .group_by(firsts.c.step_id))).tuples().all())
+        for milestone, (n,) in (await AnonymousCounts(self._session).sums(commune_id, "milestone", ("key",),
+                                                                          hamlet_id=hamlet_id)).items():
+            counts[milestone] = counts.get(milestone, 0) + n
+        return {str(m): MilestoneShare(int(n), ratio(int(n), adults)) for m, n in sorted(counts.items())}

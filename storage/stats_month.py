@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.anonymous import AnonymousCounts
 from storage.models import Commune, LessonProgress, Person, ProgressEvent
 from storage.models_commune import Contest, ContestEntry
 from storage.models_help import Certificate, Escalation
@@ -117,8 +118,9 @@ class MonthQueries(StatsQueries):
             year=year, month=month, period=f"{month}/{year}",
             track_titles={t: (track_titles or {}).get(t, t) for t in tracks},
             this_month=this_month, previous=previous, to_date=to_date,
-            adults_to_date=await self._session.scalar(select(func.count()).select_from(Person).where(
-                *learners(commune_id), Person.age_group.in_(ADULT_GROUPS), Person.created_at < end)) or 0,
+            adults_to_date=(await self._session.scalar(select(func.count()).select_from(Person).where(
+                *learners(commune_id), Person.age_group.in_(ADULT_GROUPS), Person.created_at < end)) or 0)
+            + (await AnonymousCounts(self._session).total(commune_id, "person", [(None, end)], ages=ADULT_GROUPS))[0],
             by_hamlet=hamlets,
             by_lesson=await self._lesson_rows(commune_id, lessons, start, end),
             by_mentor=await self._mentor_rows(commune_id, start, end),
@@ -172,11 +174,17 @@ class MonthQueries(StatsQueries):
         s = self._session
         new_people = (await s.execute(select(*(func.sum(flag(within(Person.created_at, a, b))) for a, b in periods))
                                       .select_from(Person).where(*learners(commune_id)))).one()
+        anonymous = AnonymousCounts(s)  # people who deleted their data
+        gone = {figure: await anonymous.total(commune_id, figure, periods)
+                for figure in ("person", "lessons", "assisted")}
+        gone_tracks = await anonymous.sums(commune_id, "track", ("key",), periods)
+        gone_milestones = await anonymous.sums(commune_id, "milestone", ("key",), periods)
         active = [None if a is None else sum((await self._active_by_hamlet(commune_id, a, b)).values())
                   for a, b in periods]
         k, t = len(periods), len(tracks)
         completions = [progress.total(j) for j in range(2 * k)]  # done_j, then assisted_j
-        finishers = [{track: progress.total(3 * k + j * t + i) for i, track in enumerate(tracks)} for j in range(k)]
+        finishers = [{track: progress.total(3 * k + j * t + i) + gone_tracks.get(track, [0] * k)[j]
+                      for i, track in enumerate(tracks)} for j in range(k)]
         resolved = [within(Escalation.resolved_at, a, b) for a, b in periods]
         help_figures = (await s.execute(
             select(*(func.sum(flag(within(Escalation.created_at, a, b))) for a, b in periods),
@@ -190,14 +198,19 @@ class MonthQueries(StatsQueries):
             for found, n in zip(milestones, counts, strict=True):
                 if n:
                     found[str(milestone)] = int(n)
+        for milestone, counts in gone_milestones.items():
+            for found, n in zip(milestones, counts, strict=True):
+                if n:
+                    found[str(milestone)] = found.get(str(milestone), 0) + n
         ours = Escalation.commune_id == commune_id
         figures = []
         for i, (a, b) in enumerate(periods):
             claim = await self.help_minutes(Escalation.claimed_at, and_(ours, within(Escalation.claimed_at, a, b)))
             resolve = await self.help_minutes(Escalation.resolved_at, and_(ours, resolved[i]))
             figures.append(MonthFigures(
-                new_people=int(new_people[i] or 0), active_people=active[i],
-                lessons_completed=completions[i], assisted_completions=completions[k + i],
+                new_people=int(new_people[i] or 0) + gone["person"][i], active_people=active[i],
+                lessons_completed=completions[i] + gone["lessons"][i],
+                assisted_completions=completions[k + i] + gone["assisted"][i],
                 track_finishers=finishers[i], escalations_opened=int(help_figures[i] or 0),
                 escalations_resolved=int(help_figures[k + i] or 0), median_claim_minutes=median(claim),
                 median_resolve_minutes=median(resolve), mean_rating=mean(help_figures[2 * k + i]),
@@ -211,6 +224,9 @@ class MonthQueries(StatsQueries):
             self._active[key] = {hamlet: int(n) for hamlet, n in (await self._session.execute(
                 select(Person.hamlet_id, func.count()).where(*learners(commune_id), active_in(start, end))
                 .group_by(Person.hamlet_id))).all()}
+            for hamlet, (n,) in (await AnonymousCounts(self._session).sums(commune_id, "active",
+                                                                           periods=[(start, end)])).items():
+                self._active[key][hamlet] = self._active[key].get(hamlet, 0) + n
         return self._active[key]
 
     # -- the tables --
@@ -226,6 +242,16 @@ class MonthQueries(StatsQueries):
         actives = await self._active_by_hamlet(commune_id, start, end)
         # hamlet → people who completed a lesson in the month, lessons, assisted ones, people who had by its end
         lessons: dict[int | None, tuple[int, ...]] = {h: progress.hamlet(h) for h in progress.by_hamlet}
+        anonymous = AnonymousCounts(self._session)  # people who deleted their data
+        for hamlet, (registered, new) in (await anonymous.sums(commune_id, "person",
+                                                              periods=[(None, end), (start, end)])).items():
+            people[hamlet] = tuple(a + b for a, b in zip(people.get(hamlet, (0, 0)), (registered, new), strict=True))
+        gone = [await anonymous.sums(commune_id, figure, periods=[period]) for figure, period in (
+            ("finisher", (start, end)), ("lessons", (start, end)), ("assisted", (start, end)),
+            ("first_finish", (None, end)))]
+        for hamlet in set().union(*gone):
+            lessons[hamlet] = tuple(n + extra.get(hamlet, [0])[0]
+                                    for n, extra in zip(lessons.get(hamlet, (0, 0, 0, 0)), gone, strict=True))
         rows = []
         named: list[tuple[int | None, str, bool]] = [*await self.hamlet_names(commune_id), (None, NO_HAMLET, False)]
         for hamlet_id, name, is_active in named:
@@ -247,6 +273,12 @@ class MonthQueries(StatsQueries):
             .where(*joined_learners(commune_id), LessonProgress.started_at < end,
                    or_(started_in, within(LessonProgress.completed_at, start, end)))  # the others add 0 and 0
             .group_by(LessonProgress.lesson_id))).all()}
+        anonymous = AnonymousCounts(self._session)  # people who deleted their data
+        started_gone = await anonymous.sums(commune_id, "lesson_started", ("key",), [(start, end)])
+        done_gone = await anonymous.sums(commune_id, "lesson_done", ("key",), [(start, end)])
+        for lesson in set(started_gone) | set(done_gone):
+            a, b = counts.get(lesson, (0, 0))
+            counts[lesson] = (a + started_gone.get(lesson, [0])[0], b + done_gone.get(lesson, [0])[0])
         stuck: dict[str, list[tuple[str | None, int]]] = {}
         for lesson, step, n in (await self._session.execute(
                 select(LessonProgress.lesson_id, LessonProgress.step_id, func.count())

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.messages import InboundKind
-from storage.models import ConsentRecord, Person
+from storage.models import AnonymousCount, ConsentRecord, Hamlet, Person
 from tests.harness import Chat, Recorder
 
 
@@ -79,18 +79,87 @@ async def test_declining_stores_only_the_refusal(chat: Chat, app: tuple[App, Rec
     assert await count(app[0], Person) == 1
 
 
-async def test_under_16_needs_a_guardian(chat: Chat) -> None:
+async def person_row(app: App) -> Person:
+    async with app.engine._sessions() as session:
+        return (await session.scalars(select(Person))).one()
+
+
+async def test_under_16_nothing_is_stored_until_a_parent_confirms(chat: Chat, app: tuple[App, Recorder]) -> None:
     await chat.say("/start")
     await chat.press("✅ Đồng ý")
     await chat.press("Xóm 1")
     await chat.press("Dưới 16")
-    assert "bố mẹ" in chat.text
+    assert "Em dưới 16 tuổi" in chat.last[0].text and "Kính gửi bố mẹ" in chat.last[1].text
+    assert chat.labels() == ["Bố mẹ đã đồng ý", "Bố mẹ không đồng ý", "Để sau"]
+    person = await person_row(app[0])
+    assert (person.hamlet_id, person.age_group, person.guardian_confirmed) == (None, None, False)
+    await chat.say("/dulieucuatoi")
+    assert "Xóm: (chưa chọn)" in chat.text and "Nhóm tuổi: (chưa chọn)" in chat.text
+    assert "Xóm đang chờ bố mẹ đồng ý (chưa vào hồ sơ): Xóm 1" in chat.text
+    # Lessons, help requests and QR checks wait for the parent.
+    for payload in ("learn", "help", "qrcheck", "visit"):
+        await chat.choose(payload)
+        assert "Kính gửi bố mẹ" in chat.text, payload
     await chat.press("Để sau")
-    await chat.choose("learn")
-    assert "bố mẹ" in chat.text  # still asked, not let through
+    assert "em gõ /start" in chat.text
+    person = await person_row(app[0])
+    assert (person.hamlet_id, person.age_group) == (None, None) and "pending_hamlet" not in person.state
+    # Back later with a parent: asked again from the hamlet, never a dead end.
+    await chat.say("/start")
+    assert "xóm nào" in chat.text
+    await chat.press("Xóm 1")
+    await chat.press("Dưới 16")
+    await chat.press("Bố mẹ đã đồng ý")
+    assert "Cảm ơn bố mẹ em" in chat.text and "Em muốn làm gì" in chat.text
+    person = await person_row(app[0])
+    assert (person.age_group, person.guardian_confirmed) == ("u16", True) and person.hamlet_id is not None
+    async with app[0].engine._sessions() as session:
+        purposes = [(c.purpose, c.granted) for c in await session.scalars(select(ConsentRecord)
+                                                                          .order_by(ConsentRecord.id))]
+    assert purposes == [("learning", True), ("guardian", True)]
+    await chat.choose("help")
+    assert "Đừng gửi mã OTP" in chat.text  # now the help consent is asked
+    await chat.choose("age:60+")  # an old age button changes nothing
+    assert "tin nhắn cũ" in chat.text and (await person_row(app[0])).age_group == "u16"
+
+
+async def test_a_parent_who_refuses_leaves_nothing(chat: Chat, app: tuple[App, Recorder]) -> None:
+    await chat.say("/start")
+    await chat.press("✅ Đồng ý")
+    await chat.press("Xóm 2")
+    await chat.press("Dưới 16")
+    await chat.press("Bố mẹ không đồng ý")
+    assert "đã xóa thông tin của em" in chat.text
+    assert await count(app[0], Person) == 0 and await count(app[0], ConsentRecord) == 0
+    async with app[0].engine._sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(AnonymousCount)) == 0  # never counted
+
+
+async def test_a_poster_link_keeps_a_childs_hamlet_out_until_the_parent_agrees(chat: Chat,
+                                                                              app: tuple[App, Recorder]) -> None:
+    await chat.say("/start xom-3")
+    await chat.press("✅ Đồng ý")
+    assert "Xóm 3" in chat.text and chat.labels() == ["Dưới 16", "16–29", "30–59", "Từ 60 tuổi"]
+    assert (await person_row(app[0])).hamlet_id is not None  # the age is not known yet
+    await chat.press("Dưới 16")
+    assert (await person_row(app[0])).hamlet_id is None  # a child: out of the profile until the parent agrees
+    await chat.say("xin chào")  # typed text at the parent's question: asked again
+    assert "Kính gửi bố mẹ" in chat.text
     await chat.press("Bố mẹ đã đồng ý")
     assert "Menu chính" in chat.text
-    assert "Em muốn làm gì" in chat.text
+    async with app[0].engine._sessions() as session:
+        person = (await session.scalars(select(Person))).one()
+        hamlet = await session.get(Hamlet, person.hamlet_id)
+    assert hamlet is not None and hamlet.name == "Xóm 3"
+
+
+async def test_an_adult_from_a_poster_is_saved_at_once(chat: Chat, app: tuple[App, Recorder]) -> None:
+    await chat.say("/start xom-2")
+    await chat.press("✅ Đồng ý")
+    await chat.press("30–59")
+    assert "Menu chính" in chat.text
+    person = await person_row(app[0])
+    assert person.age_group == "30-59" and person.hamlet_id is not None and "pending_hamlet" not in person.state
 
 
 async def test_unexpected_inputs_get_a_kind_answer_and_the_menu(chat: Chat) -> None:
