@@ -14,14 +14,12 @@ fractions shown in % format; the header rows are frozen.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Literal, NamedTuple
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
 
 from lessons.catalog import Catalog
 from lessons.framework import MILESTONES
@@ -40,12 +38,19 @@ _FORMATS: dict[Kind, tuple[str, str]] = {  # (value, change)
     "rating": ("0.00", "+0.00;-0.00;0"),
 }
 _PERCENT = "0.0%"
-_BOLD = Font(bold=True)
-_HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
-_THIN = Side(style="thin", color="999999")
-_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-_WRAP = Alignment(wrap_text=True, vertical="center")
-_CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+@functools.cache
+def _styles() -> Any:
+    """openpyxl and the cell styles, imported when the first workbook is made (openpyxl takes about 0.1 s to
+    import: not at start-up)."""
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    thin = Side(style="thin", color="999999")
+    return SimpleNamespace(Font=Font, bold=Font(bold=True), head_fill=PatternFill("solid", fgColor="DDEBF7"),
+                           box=Border(left=thin, right=thin, top=thin, bottom=thin),
+                           wrap=Alignment(wrap_text=True, vertical="center"),
+                           center=Alignment(horizontal="center", vertical="center", wrap_text=True))
 
 
 class CatalogInputs(NamedTuple):
@@ -112,6 +117,8 @@ def summary_rows(report: MonthReport) -> list[SummaryRow]:
 
 def monthly_workbook(report: MonthReport, *, commune: str) -> bytes:
     """The .xlsx of `report`; `commune` as it is titled ("Xã Bạch Ngọc"), printed upper case in the header."""
+    from openpyxl import Workbook
+
     book = Workbook()
     _summary_sheet(book.active, report, commune)
     _hamlet_sheet(book.create_sheet(SHEETS[1]), report)
@@ -136,19 +143,19 @@ def _summary_sheet(sheet: Any, report: MonthReport, commune: str) -> None:
     sheet.merge_cells("C2:E2")
     sheet["C2"] = "Độc lập – Tự do – Hạnh phúc"
     for cell in ("A1", "C1", "C2"):
-        sheet[cell].font = _BOLD
-        sheet[cell].alignment = _CENTER
+        sheet[cell].font = _styles().bold
+        sheet[cell].alignment = _styles().center
     sheet.merge_cells("A4:E4")
     sheet["A4"] = TITLE
-    sheet["A4"].font = Font(bold=True, size=14)
+    sheet["A4"].font = _styles().Font(bold=True, size=14)
     sheet.merge_cells("A5:E5")
     sheet["A5"] = f"Tháng {report.period}"
-    sheet["A5"].font = Font(bold=True, size=12)
+    sheet["A5"].font = _styles().Font(bold=True, size=12)
     sheet.merge_cells("A6:E6")
     sheet["A6"] = "(Lũy kế: từ khi bắt đầu đến hết tháng báo cáo. Số liệu do Trợ lý số tự tổng hợp.)"
-    sheet["A6"].font = Font(italic=True, size=9)
+    sheet["A6"].font = _styles().Font(italic=True, size=9)
     for cell in ("A4", "A5", "A6"):
-        sheet[cell].alignment = _CENTER
+        sheet[cell].alignment = _styles().center
     _header(sheet, 7, SUMMARY_HEADER)
     line = SUMMARY_FIRST_ROW
     for row in summary_rows(report):
@@ -164,10 +171,10 @@ def _summary_sheet(sheet: Any, report: MonthReport, commune: str) -> None:
         _row(sheet, line, [label, report.to_date.milestones.get(milestone, 0), report.milestone_share(milestone)],
              ["@", "#,##0", _PERCENT])
     line += 1
-    sheet.cell(line, 1, f"Số người từ 16 tuổi trở lên đã đăng ký: {report.adults_to_date}").font = Font(italic=True,
-                                                                                                      size=9)
-    sheet.cell(line + 2, 4, "NGƯỜI LẬP BÁO CÁO").font = _BOLD
-    sheet.cell(line + 3, 4, "(Ký, ghi rõ họ tên)").font = Font(italic=True, size=9)
+    sheet.cell(line, 1, f"Số người từ 16 tuổi trở lên đã đăng ký: {report.adults_to_date}").font = _styles().Font(
+        italic=True, size=9)
+    sheet.cell(line + 2, 4, "NGƯỜI LẬP BÁO CÁO").font = _styles().bold
+    sheet.cell(line + 3, 4, "(Ký, ghi rõ họ tên)").font = _styles().Font(italic=True, size=9)
     sheet.freeze_panes = f"A{SUMMARY_FIRST_ROW}"
     sheet.page_setup.orientation = "portrait"
     sheet.page_setup.fitToWidth = 1
@@ -256,6 +263,8 @@ def _contest_sheet(sheet: Any, report: MonthReport) -> None:
 # ---- cells --------------------------------------------------------------------------------------------------------
 
 def _widths(sheet: Any, widths: Sequence[int]) -> None:
+    from openpyxl.utils import get_column_letter
+
     for i, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = width
 
@@ -265,12 +274,13 @@ def _header(sheet: Any, line: int, titles: Sequence[str]) -> None:
         if not title:
             continue
         cell = sheet.cell(line, i, title)
-        cell.font, cell.fill, cell.border, cell.alignment = _BOLD, _HEAD_FILL, _BOX, _CENTER
+        style = _styles()
+        cell.font, cell.fill, cell.border, cell.alignment = style.bold, style.head_fill, style.box, style.center
 
 
 def _table_start(sheet: Any, title: str, columns: Sequence[str], widths: Sequence[int]) -> None:
     """Row 1 the sheet's title, row 2 the column headers, both frozen."""
-    sheet.cell(1, 1, title).font = Font(bold=True, size=12)
+    sheet.cell(1, 1, title).font = _styles().Font(bold=True, size=12)
     _header(sheet, 2, columns)
     sheet.row_dimensions[2].height = 32
     _widths(sheet, widths)
@@ -280,19 +290,19 @@ def _table_start(sheet: Any, title: str, columns: Sequence[str], widths: Sequenc
 def _row(sheet: Any, line: int, values: Sequence[Any], formats: Sequence[str], *, bold: bool = False) -> None:
     for i, (value, number_format) in enumerate(zip(values, formats, strict=False), start=1):
         cell = sheet.cell(line, i, value)
-        cell.border = _BOX
+        cell.border = _styles().box
         cell.number_format = number_format
         if i == 1 and isinstance(value, str):
-            cell.alignment = _WRAP
+            cell.alignment = _styles().wrap
         if bold:
-            cell.font = _BOLD
+            cell.font = _styles().bold
 
 
 def _none_yet(sheet: Any, line: int, empty: bool) -> int:
     """Write "(chưa có)" under an empty table; the next free line."""
     if not empty:
         return line
-    sheet.cell(line, 2, "(chưa có)").font = Font(italic=True)
+    sheet.cell(line, 2, "(chưa có)").font = _styles().Font(italic=True)
     return line + 1
 
 
