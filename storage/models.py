@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -71,6 +71,10 @@ class Person(Base):
     """Someone who said "Đồng ý". Nobody who declined or has not answered yet has a row here."""
 
     __tablename__ = "people"
+    # The statistics (storage.stats) count learners and mentors from these alone (migration 0008).
+    __table_args__ = (Index("ix_people_learners", "commune_id", "is_official", "hamlet_id", "age_group",
+                            "last_seen_at", "created_at"),
+                      Index("ix_people_mentors", "commune_id", "is_mentor", "mentor_paused"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ref: Mapped[str] = mapped_column(String(160), unique=True)
@@ -110,7 +114,11 @@ class ConsentRecord(Base):
 
 class LessonProgress(Base):
     __tablename__ = "lesson_progress"
-    __table_args__ = (Index("ix_progress_person_lesson", "person_id", "lesson_id", unique=True),)
+    __table_args__ = (Index("ix_progress_person_lesson", "person_id", "lesson_id", unique=True),
+                      # The completed rows with what the statistics read of them (storage.stats, migration 0008).
+                      Index("ix_progress_completed", "person_id", "lesson_id", "completed_at", "assisted",
+                            sqlite_where=text("completed_at IS NOT NULL"),
+                            postgresql_where=text("completed_at IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
