@@ -113,7 +113,8 @@ async def build(settings: Settings) -> App:
                               practice_account=_practice_account(settings.practice_account),
                               public_url=settings.public_url,
                               telegram_username=settings.telegram_bot_username.lstrip("@"),
-                              zalo_link=settings.zalo_link)
+                              zalo_link=settings.zalo_link,
+                              privacy_salt=settings.privacy_key(), privacy_retention=settings.privacy_retention())
     router = build_router()
     engine = Engine(sessions, router, catalog, community,
                     flood=FloodGuard(settings.flood_limit, settings.flood_window_seconds))

@@ -60,6 +60,7 @@ RETRY_MAX_SECONDS = 600.0
 INBOX_KEEP = dt.timedelta(days=7)
 BUSY_BUDGET_SECONDS = 30.0  # how long a busy database is retried before the inbound is handed back
 DELIVERY_CONCURRENCY = 16  # people the sweep sends to at once
+BROADCAST_CONCURRENCY = 3  # people an announcement is sent to at once (paced all the same)
 
 
 @dataclass
@@ -82,6 +83,8 @@ class Engine:
         self._locks = KeyedLocks()  # handling lane: one inbound per person at a time
         self._sending = KeyedLocks()  # sending lane: one delivery per person at a time
         self._sent_rows = SentRows(sessions, self._retrying)  # sent rows, deleted in groups
+        bind = sessions.kw.get("bind")
+        self._shared_database = getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
         self._background: set[asyncio.Task[None]] = set()
         self._flood = flood or FloodGuard()
 
@@ -286,8 +289,10 @@ class Engine:
         Call it holding the person's sending lane."""
         channel = self.channels.get(person.split(":", 1)[0])
         async with delivering(self._sessions, person) as mine:  # one worker at a time sends a person's messages
-            while mine and await self._send_pending(channel, person, pace):
-                pass  # until nothing is pending: rows committed by another worker meanwhile go out too
+            # Until nothing is pending: rows another worker committed meanwhile go out too. With one process
+            # (SQLite) whoever commits a row also delivers it, queued behind this lane, so one pass is enough.
+            while mine and await self._send_pending(channel, person, pace) and self._shared_database:
+                pass
 
     async def _send_pending(self, channel: Channel | None, person: str, pace: Pace | None) -> bool:
         """Send the person's pending rows in order, each forgotten before the next is sent (so a crash repeats
@@ -370,19 +375,27 @@ class Engine:
 
     async def forget_old_keys(self, older_than: dt.timedelta = INBOX_KEEP) -> None:
         """Platforms redeliver within minutes; keys older than this only take space. Expired media go too,
-        and what people wrote in help requests closed longer ago than the retention period."""
+        what people wrote in help requests closed longer ago than the retention period, and privacy-request log
+        entries and refusals past theirs."""
         async with write_transaction(self._sessions) as session:
             await InboxRepo(session).purge(utcnow() - older_than)
             await MediaRepo(session).purge()
             await EscalationsRepo(session).purge_closed(utcnow() - self._community.help_retention)
+            await Repos.bound(session).data_requests.purge(utcnow(), self._community.privacy_retention)
 
     async def deliver_broadcasts(self, limit: int, pace: Pace | None = None) -> int:
         """Send up to `limit` due broadcast messages (each in its person's sending lane, in order);
         `pace` is awaited before each send."""
         async with read_session(self._sessions) as session:
             rows = await OutboxRepo(session).due(utcnow(), limit=limit, broadcasts=True)
-        for person in dict.fromkeys(row.person_ref for row in rows):
-            await self._deliver_safely(person, pace)
+        # Several people at once, so one slow send does not cost the others their slots; the pace spaces the sends.
+        slots = asyncio.Semaphore(BROADCAST_CONCURRENCY)
+
+        async def serve(person: str) -> None:
+            async with slots:
+                await self._deliver_safely(person, pace)
+
+        await asyncio.gather(*(serve(person) for person in dict.fromkeys(row.person_ref for row in rows)))
         return len(rows)
 
     async def broadcast_forever(self, per_second: float) -> None:

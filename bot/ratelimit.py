@@ -8,6 +8,7 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 
 Pace = Callable[[], Awaitable[None]]  # awaited before each send of a paced delivery
+MARGIN = 2.0  # messages per second below the platform's limit: room for jitter and for the progress notes to the author
 
 
 class FloodGuard:
@@ -38,16 +39,18 @@ class FloodGuard:
 class Pacer:
     """Evenly spaced sends: each call returns no sooner than 1/per_second after the previous one returned.
 
-    Platforms refuse the (limit+1)-th message in any one-second window, so sends are spaced for one less than the
-    limit: network jitter then cannot squeeze limit+1 of them into one second at the platform's end."""
+    Platforms refuse the (limit+1)-th message in any one-second window, so sends are spaced for a little less than
+    the limit (MARGIN): then limit+1 of them span over a second by more than the wake-up and network jitter."""
 
     def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / max(per_second - 1.0, per_second * 0.5, 0.1)
+        self.interval = 1.0 / max(per_second - MARGIN, per_second * 0.5, 0.1)
         self._next = 0.0
+        self._turn = asyncio.Lock()  # concurrent senders take their slots one after another
 
     async def __call__(self) -> None:
-        loop = asyncio.get_running_loop()
-        wait = self._next - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._next = loop.time() + self.interval
+        async with self._turn:  # slots on a fixed grid, so a late wake-up does not slow the pace; no catching up
+            now = asyncio.get_running_loop().time()
+            slot = max(self._next, now)
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            self._next = slot + self.interval

@@ -460,12 +460,16 @@ def deliveries(run: Run) -> Deliveries:
             found.sends.append((row, sent))
             if len(sent) < 2:
                 continue
-            # Sent, the process killed before the row's deletion was committed, sent again after the restart.
-            window = [k for k, kill in enumerate(run.kills) if sent[0].at < kill.restarted <= sent[1].at
-                      and (row.deleted is None or row.deleted > kill.snapshot.ledger_end)]
-            if len(sent) == 2 and window:
-                kill = run.kills[window[0]]
-                found.window.append((window[0] + 1, row.user, (kill.at - sent[0].at) * 1000))
+            # Sent, the process killed before the row's deletion was committed, sent again after the restart; a
+            # row caught in that window at two kills in a row is sent three times. Every repeat needs its kill.
+            windows = []
+            for before, after in itertools.pairwise(sent):
+                window = [k for k, kill in enumerate(run.kills) if before.at < kill.restarted <= after.at
+                          and (row.deleted is None or row.deleted > kill.snapshot.ledger_end)]
+                windows.append((window[0], before) if len(window) == 1 else None)
+            if all(windows):
+                for k, before in (w for w in windows if w is not None):
+                    found.window.append((k + 1, row.user, (run.kills[k].at - before.at) * 1000))
             else:
                 found.other.append(f"person {row.user}: sent {len(sent)}×: {row.text[:60]!r}")
     return found
