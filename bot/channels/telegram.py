@@ -80,7 +80,6 @@ class TelegramChannel:
     async def start(self) -> None:
         await self.app.initialize()
         await self.app.start()
-        await self.set_commands()
         if self._webhook:
             secret = self._env.settings.webhook_secret
             assert secret is not None
@@ -93,6 +92,14 @@ class TelegramChannel:
             poller = Poller(self.app.bot, self._process, ALLOWED_UPDATES, timeout=30)
             self._poller = asyncio.create_task(poller.run(), name="telegram-polling")
             log.info("telegram: polling")
+        # The command menus (one call, plus one per mentor and official) need not delay taking updates.
+        self._spawn(self._set_commands_quietly())
+
+    async def _set_commands_quietly(self) -> None:
+        try:
+            await self.set_commands()
+        except Exception as exc:
+            log.warning("telegram: command menus not set: %s", type(exc).__name__)
 
     async def stop(self) -> None:
         if self._poller is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -181,8 +182,12 @@ async def test_per_chat_command_lists_for_mentors_and_officials(fake: FakeTelegr
     await app.close()
     app = await start_bot(tmp_path / "bot.db", fake)
     try:
-        scoped = [c for c in fake.calls_to("setMyCommands") if (c.params.get("scope") or {}).get("type") == "chat"]
-        assert scoped and scoped[-1].params["scope"]["chat_id"] == 2002
+        def chat_scoped(f: FakeTelegram) -> list[Any]:
+            return [c for c in f.calls_to("setMyCommands") if (c.params.get("scope") or {}).get("type") == "chat"]
+
+        await fake.wait_for(lambda f: bool(chat_scoped(f)))  # set in the background once polling runs
+        scoped = chat_scoped(fake)
+        assert scoped[-1].params["scope"]["chat_id"] == 2002
         names = [c["command"] for c in scoped[-1].params["commands"]]
         assert names[0] == "start" and "xoadulieu" in names
     finally:
