@@ -460,13 +460,14 @@ def deliveries(run: Run) -> Deliveries:
             found.sends.append((row, sent))
             if len(sent) < 2:
                 continue
-            # Sent, the process killed before the row's deletion was committed, sent again after the restart; a
-            # row caught in that window at two kills in a row is sent three times. Every repeat needs its kill.
+            # Sent, the process killed before the row's deletion was committed, sent again after a restart (not
+            # always the next one: a process killed while still catching up may not reach the row); a row caught in
+            # that window at two kills is sent three times. Every repeat needs a kill after the send before it.
             windows = []
             for before, after in itertools.pairwise(sent):
                 window = [k for k, kill in enumerate(run.kills) if before.at < kill.restarted <= after.at
                           and (row.deleted is None or row.deleted > kill.snapshot.ledger_end)]
-                windows.append((window[0], before) if len(window) == 1 else None)
+                windows.append((window[0], before) if window else None)
             if all(windows):
                 for k, before in (w for w in windows if w is not None):
                     found.window.append((k + 1, row.user, (run.kills[k].at - before.at) * 1000))
