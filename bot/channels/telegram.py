@@ -47,6 +47,9 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_HTML = 4096
 TEXT_PIECE = 3500  # plain characters per message, leaving room for HTML escapes under 4096
 CAPTION_LIMIT = int(MessageLimit.CAPTION_LENGTH)
+# httpcore looks at every pooled connection on each request: a few dozen keep one machine's sends flowing, while
+# hundreds cost CPU on every call.
+CONNECTIONS = 32
 
 
 class TelegramChannel:
@@ -66,7 +69,7 @@ class TelegramChannel:
         self.app = (Application.builder().token(settings.telegram_token.get_secret_value())
                     .base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
                     .connect_timeout(10).read_timeout(20).write_timeout(30).pool_timeout(10)
-                    .connection_pool_size(256).get_updates_read_timeout(40)
+                    .connection_pool_size(CONNECTIONS).get_updates_read_timeout(40)
                     .updater(None).build())
         self._background: set[asyncio.Task[Any]] = set()
         self._poller: asyncio.Task[None] | None = None
