@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 from PIL import Image
 
-from bot.channels.base import ChannelEnv, DeliveryError
+from bot.channels.base import Busy, ChannelEnv, DeliveryError
 from bot.channels.markup import to_plain
 from bot.channels.split import split_text
 from bot.channels.zalo_api import TEXT_LIMIT, DownloadError, Message, ZaloApi, ZaloError, parse, unwrap
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/zalo/webhook"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_BODY = 256 * 1024
+BUSY_PAUSE = 5.0  # seconds between tries of a polled update while the database is busy
 MAX_TEXT = 4000
 BACKOFF_MAX = 60.0
 NO_IMAGE = "(Hình minh họa chưa gửi được qua Zalo.)"
@@ -183,7 +184,14 @@ class ZaloChannel:
             if message is None or not self._ours(message):
                 log.debug("zalo: skipped an update (%.60r) with no private sender", update.get("event_name"))
                 return
-            await self._env.handle(await self._inbound(message))
+            inbound = await self._inbound(message)
+            while True:  # Zalo will not send a fetched update again: hold on to it (and fetch no more) until handled
+                try:
+                    await self._env.handle(inbound)
+                    return
+                except Busy:
+                    log.warning("zalo: the database is busy; the update is kept and tried again")
+                    await asyncio.sleep(BUSY_PAUSE)
         except Exception:
             log.exception("zalo: an update could not be handled")
 

@@ -27,8 +27,9 @@ from sqlalchemy import func, select, update
 
 from bot import engine as engine_module
 from bot.app import App, build
+from bot.channels import zalo as zalo_channel
 from bot.channels import zalo_api
-from bot.channels.base import ChannelEnv, DeliveryError
+from bot.channels.base import Busy, ChannelEnv, DeliveryError
 from bot.channels.zalo import NO_IMAGE, ZaloChannel, bare_label, choice_line, render
 from bot.messages import Choice, Inbound, InboundKind, Reply
 from bot.settings import ConfigError
@@ -575,3 +576,23 @@ async def test_a_document_becomes_an_expiring_download_link(tmp_path: Any, fake:
             assert response.headers["Content-Disposition"].startswith("attachment")
         async with http.get(url[:-4] + ".png") as response:
             assert response.status == 404
+
+
+async def test_a_polled_update_is_kept_and_tried_again_while_the_database_is_busy(
+        tmp_path: Any, fake: FakeZalo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Zalo will not send a fetched update again: the channel holds on to it until the engine can handle it."""
+    monkeypatch.setattr(zalo_channel, "BUSY_PAUSE", 0.1)
+    async with running(tmp_path / "bot.db", fake) as app:
+        real = app.engine.handle
+        refused: list[str] = []
+
+        async def busy_twice(inbound: Inbound, *, wait_delivery: bool = True) -> bool:
+            if len(refused) < 2:
+                refused.append(inbound.key)
+                raise Busy("database is locked")
+            return await real(inbound, wait_delivery=wait_delivery)
+
+        monkeypatch.setattr(app.engine, "handle", busy_twice)
+        got = await Villager(app, fake).say("/start")
+        assert len(refused) == 2 and refused[0] == refused[1]  # the same update, tried again
+        assert "Cháu là Trợ lý số của xã Bạch Ngọc" in got[0]
