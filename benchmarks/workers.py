@@ -102,12 +102,22 @@ async def create_database(admin: str) -> str:
     return name
 
 
-async def drop_database(admin: str, name: str) -> None:
-    connection = await asyncpg.connect(admin, timeout=10)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+async def drop_database(admin: str, name: str, attempts: int = 5) -> None:
+    """Drop it, trying again for a while when a shared server has no connection free (then it says which is left)."""
+    for attempt in range(attempts):
+        try:
+            connection = await asyncpg.connect(admin, timeout=10)
+        except asyncpg.TooManyConnectionsError:
+            if attempt + 1 == attempts:
+                print(f"database {name} left behind: the server has no connection free", file=sys.stderr)
+                raise
+            await asyncio.sleep(2.0)
+            continue
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+        return
 
 
 async def seed(url: str, learners: list[int], officials: tuple[int, ...] = ()) -> None:
