@@ -85,9 +85,8 @@ class App:
         await self.engine.drain()
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self.tasks:
+            await asyncio.wait(self.tasks)  # not `await task`: their cancellation must not cancel this close
         if self.runner is not None:
             await self.runner.cleanup()
         await self.db.dispose()

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cancel import unless_cancelled
 from bot.channels.base import Busy, Channel, DeliveryError
 from bot.context import Community, Context, Repos
 from bot.locks import KeyedLocks
@@ -167,6 +168,7 @@ class Engine:
             async with self._sending.hold(person):
                 await self._deliver_to(person, pace)
         except Exception as exc:
+            unless_cancelled()
             if is_transient(exc):
                 log.warning("delivery postponed: the database is busy (%s)", type(exc).__name__)
             else:
@@ -355,7 +357,10 @@ class Engine:
                 return
             delay = exc.retry_after if exc.retry_after is not None else min(
                 RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** attempts)
-            await outbox.failed(message_id, str(exc), utcnow() + dt.timedelta(seconds=delay))
+            # A platform asking to slow down (retry_after) has not refused the message: it does not count as an
+            # attempt, or a long broadcast from several workers would drop messages after MAX_ATTEMPTS 429s.
+            await outbox.failed(message_id, str(exc), utcnow() + dt.timedelta(seconds=delay),
+                                counted=exc.retry_after is None)
 
     async def deliver_pending(self) -> int:
         """Deliver every due outbox row (on start-up and periodically); returns how many people were served.
@@ -406,6 +411,7 @@ class Engine:
             try:
                 sent = await self.deliver_broadcasts(max(1, int(per_second)), pace)
             except Exception:
+                unless_cancelled()
                 log.exception("broadcast delivery failed")
                 sent = 0
             if not sent:
@@ -432,6 +438,7 @@ class Engine:
                     await self.forget_old_keys()
                     next_purge = loop.time() + 3600
             except Exception:
+                unless_cancelled()
                 log.exception("outbox sweep failed")
             await asyncio.sleep(interval)
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cancel import unless_cancelled
 from storage.db import write_transaction
 from storage.messaging import OutboxRepo
 
@@ -56,6 +57,7 @@ class SentRows:
                 await self._retrying(functools.partial(self._delete, list(group)))
                 done = True
             except Exception:
+                unless_cancelled()
                 log.warning("sent messages could not be forgotten yet; they are not sent again", exc_info=True)
                 done = False
             for row_id, future in group.items():

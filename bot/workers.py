@@ -36,7 +36,9 @@ def run(settings: Settings, count: int) -> int:
     if problem is not None:
         print(f"hocvuso: {problem}", file=sys.stderr)
         return 2
-    env = {**os.environ, "HOCVUSO_REUSE_PORT": "true"}
+    # The platform's announcement limit is for the bot, not for each process: each paces its share.
+    env = {**os.environ, "HOCVUSO_REUSE_PORT": "true",
+           "HOCVUSO_BROADCAST_PER_SECOND": str(settings.broadcast_per_second / count)}
     children = [subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env={**env, "HOCVUSO_WORKER": str(n)})
                 for n in range(count)]
 

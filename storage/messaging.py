@@ -79,6 +79,7 @@ class OutboxRepo:
             chunk = message_ids[start:start + 500]
             await self._session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(chunk)))
 
-    async def failed(self, message_id: int, error: str, retry_at: dt.datetime) -> None:
+    async def failed(self, message_id: int, error: str, retry_at: dt.datetime, *, counted: bool = True) -> None:
+        """`counted=False` for "slow down" (a 429): the message was refused for now, not failed."""
         await self._session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
-            attempts=OutboxMessage.attempts + 1, last_error=error[:300], next_attempt_at=retry_at))
+            attempts=OutboxMessage.attempts + (1 if counted else 0), last_error=error[:300], next_attempt_at=retry_at))

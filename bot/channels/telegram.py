@@ -9,7 +9,6 @@ retry_after; network errors and 5xx back off) or stops messaging someone who blo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import logging
@@ -107,8 +106,7 @@ class TelegramChannel:
     async def stop(self) -> None:
         if self._poller is not None:
             self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._poller
+            await asyncio.wait([self._poller])  # not `await`: the poller's own end must not cancel this stop
         if self.app.running:
             await self.app.stop()
         for task in list(self._background):

@@ -21,6 +21,8 @@ from telegram import Bot, Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.cancel import unless_cancelled
+
 log = logging.getLogger(__name__)
 
 Handle = Callable[[Update], Awaitable[None]]
@@ -46,16 +48,20 @@ class Poller:
             except InvalidToken:
                 raise
             except RetryAfter as exc:
+                unless_cancelled()
                 await asyncio.sleep(retry_seconds(exc))
                 continue
             except TimedOut:
+                unless_cancelled()
                 continue  # a long poll that outlived the read timeout: ask again
             except Conflict:
+                unless_cancelled()
                 log.error("telegram: another process polls this bot (409); waiting")
                 await asyncio.sleep(pause)
                 pause = min(MAX_PAUSE, pause * 2)
                 continue
             except (NetworkError, TelegramError) as exc:
+                unless_cancelled()
                 log.warning("telegram: getUpdates failed (%s); trying again", type(exc).__name__)
                 await asyncio.sleep(pause)
                 pause = min(MAX_PAUSE, pause * 2)
@@ -91,6 +97,7 @@ class Poller:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                unless_cancelled()
                 log.exception("telegram: update %s failed", update.update_id)
                 return update.update_id
         return None

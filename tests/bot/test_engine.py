@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bot.context import Community, Context
 from bot.engine import Engine
-from bot.messages import Inbound, InboundKind
+from bot.messages import Inbound, InboundKind, Reply
 from bot.ratelimit import FloodGuard
 from bot.roles import Role
 from bot.routing import Router
@@ -211,3 +211,28 @@ def test_the_flood_window_slides() -> None:
     assert [guard.check("a", now=t) for t in (0, 1, 2, 3)] == ["ok", "ok", "warn", "drop"]
     assert guard.check("a", now=20) == "ok"
     assert guard.check("b", now=3) == "ok"
+
+
+async def test_slow_down_answers_do_not_count_as_attempts_and_the_message_is_kept(tmp_path: pathlib.Path) -> None:
+    """A long broadcast meets many 429s; a message asked to wait is never dropped as undeliverable."""
+    from bot.channels.base import DeliveryError
+    from bot.engine import MAX_ATTEMPTS
+
+    class Throttled(Recorder):
+        refusals = MAX_ATTEMPTS + 3
+
+        async def send(self, person: str, reply: Reply) -> None:
+            if self.refusals:
+                self.refusals -= 1
+                raise DeliveryError("telegram: flood control", retry_after=0.0)
+            await super().send(person, reply)
+
+    recorder = Throttled()
+    engine, database = await make_engine(tmp_path / "e.db", recorder)
+    await engine.handle(text(1))
+    for _ in range(MAX_ATTEMPTS + 3):
+        await engine.deliver_pending()
+    assert [r.text for _, r in recorder.sent] == ["1:1"]
+    async with engine._sessions() as session:
+        assert (await session.scalars(select(OutboxMessage))).all() == []
+    await database.dispose()
