@@ -87,6 +87,7 @@ class App:
             task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks)  # not `await task`: their cancellation must not cancel this close
+        await self.engine.drain()  # a send the sweep had begun finishes, and its row is forgotten, before dispose
         if self.runner is not None:
             await self.runner.cleanup()
         await self.db.dispose()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -86,7 +86,7 @@ class Engine:
         self._sent_rows = SentRows(sessions, self._retrying)  # sent rows, deleted in groups
         bind = sessions.kw.get("bind")
         self._shared_database = getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self._flood = flood or FloodGuard()
 
     @property
@@ -173,6 +173,13 @@ class Engine:
                 log.warning("delivery postponed: the database is busy (%s)", type(exc).__name__)
             else:
                 log.exception("delivery failed; the outbox keeps the messages")
+
+    def _track(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task that must finish even if whoever awaits it is cancelled; `drain` waits for it."""
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     async def drain(self) -> None:
         """Wait for background deliveries (at shutdown, and in tests)."""
@@ -316,7 +323,8 @@ class Engine:
             if pace is not None:
                 await pace()
             # Sending and marking the row sent go together: a shutdown never cuts between them.
-            forgotten = await asyncio.shield(self._send_row(channel, person, row.id, row.attempts, row.payload))
+            sending = self._track(self._send_row(channel, person, row.id, row.attempts, row.payload))
+            forgotten = await asyncio.shield(sending)
             if forgotten is None or not await asyncio.shield(forgotten):
                 return False
         return True

@@ -109,8 +109,11 @@ class TelegramChannel:
             await asyncio.wait([self._poller])  # not `await`: the poller's own end must not cancel this stop
         if self.app.running:
             await self.app.stop()
-        for task in list(self._background):
+        pending = list(self._background)
+        for task in pending:
             task.cancel()
+        if pending:  # they may be reading the database: done before the app disposes of it
+            await asyncio.wait(pending)
         await self.app.shutdown()
 
     async def set_commands(self) -> None:
