@@ -318,8 +318,8 @@ class Engine:
         if not rows:
             return False
         for row in rows:
-            if row.next_attempt_at > utcnow() and row.attempts:
-                return False
+            if row.next_attempt_at > utcnow() and (row.attempts or row.last_error is not None):
+                return False  # refused before (a 429 sets last_error without counting an attempt): not due yet
             if pace is not None:
                 await pace()
             # Sending and marking the row sent go together: a shutdown never cuts between them.
