@@ -30,8 +30,17 @@ async def prepare(path: pathlib.Path, learners: Sequence[int], officials: Sequen
     engine = create_engine(url(path))
     try:
         await migrate.upgrade(engine)
-        sessions = session_factory(engine)
-        async with sessions() as session, session.begin():
+    finally:
+        await engine.dispose()
+    await seed_people(url(path), learners, officials)
+
+
+async def seed_people(database_url: str, learners: Sequence[int], officials: Sequence[int] = ()) -> None:
+    """Into a migrated database (SQLite or PostgreSQL): the commune, its hamlets, and these Telegram user ids as
+    onboarded learners (consented, hamlet, 60+) and officials."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
             commune = await PlacesRepo(session).ensure_commune(COMMUNE, HAMLETS)
             hamlets = [h.id for h in await PlacesRepo(session).hamlets(commune.id)]
             now = utcnow()

@@ -45,7 +45,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
 import bot
@@ -55,9 +54,6 @@ from benchmarks.load import REPLIES, PhaseResult
 from benchmarks.procs import Proc, hocvuso_command
 from benchmarks.script import Move, lesson_cycle
 from bot.settings import Settings
-from storage.db import create_engine, session_factory
-from storage.models import ConsentRecord, Person, utcnow
-from storage.places import PlacesRepo
 from tests.fakes.telegram_api import FakeTelegram
 
 PG_ADMIN = os.environ.get("HOCVUSO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -118,30 +114,6 @@ async def drop_database(admin: str, name: str, attempts: int = 5) -> None:
         finally:
             await connection.close()
         return
-
-
-async def seed(url: str, learners: list[int], officials: tuple[int, ...] = ()) -> None:
-    """Onboarded learners (consented, hamlet, 60+) and officials, as benchmarks/botdb.py does for SQLite; the schema
-    exists."""
-    engine = create_engine(url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            commune = await PlacesRepo(session).ensure_commune(botdb.COMMUNE, botdb.HAMLETS)
-            hamlets = [h.id for h in await PlacesRepo(session).hamlets(commune.id)]
-            now = utcnow()
-            rows: list[dict[str, Any]] = [
-                {"ref": f"telegram:{user}", "commune_id": commune.id, "hamlet_id": hamlets[i % len(hamlets)],
-                 "age_group": "60+", "state": {}, "created_at": now, "last_seen_at": now, "is_official": False,
-                 "display_name": None} for i, user in enumerate(learners)]
-            rows += [{"ref": f"telegram:{user}", "commune_id": commune.id, "hamlet_id": None, "age_group": "30-59",
-                      "state": {}, "created_at": now, "last_seen_at": now, "is_official": True,
-                      "display_name": f"Cán bộ {user}"} for user in officials]
-            await session.execute(insert(Person), rows)
-            await session.execute(insert(ConsentRecord), [
-                {"person_ref": row["ref"], "channel": "telegram", "purpose": "learning", "text_version": "v1",
-                 "text_hash": "0" * 64, "granted": True, "at": now} for row in rows])
-    finally:
-        await engine.dispose()
 
 
 @dataclass
@@ -503,7 +475,7 @@ async def one_run(fake: FakeApi, cfg: Config, workers: int, work: pathlib.Path) 
     env = bot_env(fake, database_url(cfg.pg_admin, db_name), port)
     try:
         upgrade_s = await db_upgrade(env, work)
-        await seed(env["HOCVUSO_DATABASE_URL"], list(range(LEARNER_BASE, LEARNER_BASE + cfg.people)))
+        await botdb.seed_people(env["HOCVUSO_DATABASE_URL"], list(range(LEARNER_BASE, LEARNER_BASE + cfg.people)))
         figures = await serve_and_drive(fake, cfg, workers, work, env, db_name)
         database = await leftovers(cfg.pg_admin, db_name)
     finally:
@@ -630,7 +602,7 @@ async def broadcast_run(fake: FakeApi, cfg: Config, workers: int, work: pathlib.
     recipients = list(range(RECIPIENT_BASE, RECIPIENT_BASE + cfg.broadcast))
     try:
         await db_upgrade(env, work)
-        await seed(env["HOCVUSO_DATABASE_URL"], recipients, officials=(OFFICIAL,))
+        await botdb.seed_people(env["HOCVUSO_DATABASE_URL"], recipients, officials=(OFFICIAL,))
         bot, _ = await start_bot(fake, env, workers, work)
         try:
             figures = await _announce(fake, cfg, port, set(recipients))
