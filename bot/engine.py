@@ -377,14 +377,17 @@ class Engine:
             rows = await OutboxRepo(session).due(utcnow(), limit=1000, broadcasts=False)
         people = list(dict.fromkeys(row.person_ref for row in rows))
         # Several people at once (a slow platform delays each of them, not the whole queue); one at a time each.
-        slots = asyncio.Semaphore(DELIVERY_CONCURRENCY)
+        await self._deliver_people(people, DELIVERY_CONCURRENCY)
+        return len(people)
+
+    async def _deliver_people(self, people: list[str], at_once: int, pace: Pace | None = None) -> None:
+        slots = asyncio.Semaphore(at_once)
 
         async def serve(person: str) -> None:
             async with slots:
-                await self._deliver_safely(person)
+                await self._deliver_safely(person, pace)
 
         await asyncio.gather(*(serve(person) for person in people))
-        return len(people)
 
     async def forget_old_keys(self, older_than: dt.timedelta = INBOX_KEEP) -> None:
         """Platforms redeliver within minutes; keys older than this only take space. Expired media go too,
@@ -402,13 +405,7 @@ class Engine:
         async with read_session(self._sessions) as session:
             rows = await OutboxRepo(session).due(utcnow(), limit=limit, broadcasts=True)
         # Several people at once, so one slow send does not cost the others their slots; the pace spaces the sends.
-        slots = asyncio.Semaphore(BROADCAST_CONCURRENCY)
-
-        async def serve(person: str) -> None:
-            async with slots:
-                await self._deliver_safely(person, pace)
-
-        await asyncio.gather(*(serve(person) for person in dict.fromkeys(row.person_ref for row in rows)))
+        await self._deliver_people(list(dict.fromkeys(row.person_ref for row in rows)), BROADCAST_CONCURRENCY, pace)
         return len(rows)
 
     async def broadcast_forever(self, per_second: float) -> None:
