@@ -19,6 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage import sqlite_inline
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_POOL_SIZE = 32
 
@@ -60,11 +62,13 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = DEFAULT_POOL
     # A fixed set of connections that bursts queue for: an overflow connection is opened (a thread, the file, the
     # pragmas) and closed for each use, which cost more CPU than the statements under load. Writers wait for the
     # in-process write queue before taking a connection, so a waiting writer never holds one.
+    # Statements run on the loop's thread unless they would wait (storage/sqlite_inline.py).
     engine = create_async_engine(
         url,
         echo=echo,
         pool_size=SQLITE_POOL_SIZE, max_overflow=0, pool_timeout=60,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None,
+                      "async_creator_fn": sqlite_inline.creator(SQLITE_BUSY_TIMEOUT_MS)},
     )
     _configure_sqlite(engine)
     return engine
@@ -76,8 +80,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")  # the busy timeout is the inline connection's own
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA secure_delete=ON")

@@ -87,7 +87,10 @@ async def test_sqlite_file_settings_and_unrecoverable_deletion(tmp_path: pathlib
     await migrate.upgrade(engine)
     async with engine.connect() as connection:
         assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
-        assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 10_000
+        # The inline try never waits; a statement that must wait runs in a thread with the 10 s timeout.
+        assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 0
+        raw = await connection.get_raw_connection()
+        assert raw.driver_connection._busy_timeout_ms == 10_000  # type: ignore[union-attr]
         assert (await connection.exec_driver_sql("PRAGMA secure_delete")).scalar() == 1
     sessions = session_factory(engine)
     secret = "web:UNIQUE-MARKER-4f1c9e"

@@ -1,0 +1,124 @@
+"""SQLite statements run on the loop's thread, but one that must wait (a lock held elsewhere, a long read) goes to
+a worker thread: the loop keeps serving others, and the statement's result and transaction are as usual."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import sqlite3
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from storage import db as storage_db
+from storage.db import create_engine, is_transient, read_session, session_factory, write_transaction
+
+pytestmark = pytest.mark.sqlite_only
+
+
+async def _ticks_while(work: asyncio.Future[object] | asyncio.Task[object]) -> int:
+    """How many times the loop ran another task while `work` was pending."""
+    ticks = 0
+    while not work.done():
+        await asyncio.sleep(0.005)
+        ticks += 1
+    return ticks
+
+
+async def _table(engine: object, path: pathlib.Path) -> None:
+    async with engine.begin() as connection:  # type: ignore[attr-defined]
+        await connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+
+
+async def test_a_write_that_waits_for_another_process_lock_does_not_stop_the_loop(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "busy.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await _table(engine, path)
+    other = sqlite3.connect(path, isolation_level=None)  # another process, as far as SQLite can tell
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    sessions = session_factory(engine)
+
+    async def write() -> object:
+        async with write_transaction(sessions) as session:
+            await session.execute(text("INSERT INTO t VALUES (2)"))
+        return None
+
+    task = asyncio.create_task(write())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.sleep(0.3)
+    assert loop.time() - started < 2.0  # the loop was not held in SQLite's busy handler (10 s)
+    assert not task.done()  # waiting for the lock
+    other.execute("COMMIT")
+    await task
+    async with read_session(sessions) as session:
+        assert list(await session.scalars(text("SELECT n FROM t ORDER BY n"))) == [1, 2]
+    other.close()
+    await engine.dispose()
+
+
+async def test_a_lock_held_past_the_busy_timeout_is_a_transient_error(tmp_path: pathlib.Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(storage_db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "locked.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await _table(engine, path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    sessions = session_factory(engine)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(OperationalError) as caught:
+        async with write_transaction(sessions) as session:
+            await session.execute(text("INSERT INTO t VALUES (2)"))
+    assert is_transient(caught.value)
+    assert loop.time() - started >= 0.15  # it did wait out the busy timeout, in a thread
+    other.execute("ROLLBACK")
+    other.close()
+    await engine.dispose()
+
+
+async def test_a_long_read_moves_to_a_thread_and_keeps_the_transaction(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "long.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await _table(engine, path)
+    sessions = session_factory(engine)
+    count = ("SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000)"
+             " SELECT x FROM c)")
+
+    async def long_read_in_a_write() -> object:
+        async with write_transaction(sessions) as session:
+            await session.execute(text("INSERT INTO t VALUES (7)"))
+            result = await session.scalar(text(count))
+            await session.execute(text("INSERT INTO t VALUES (8)"))
+        return result
+
+    task: asyncio.Task[object] = asyncio.create_task(long_read_in_a_write())
+    started = asyncio.get_running_loop().time()
+    ticks = await _ticks_while(task)
+    took = asyncio.get_running_loop().time() - started
+    assert await task == 2_000_000
+    assert took > 0.05 and ticks >= 5  # the loop ran other work while the read was under way (inline: 0 or 1)
+    async with read_session(sessions) as session:
+        assert list(await session.scalars(text("SELECT n FROM t ORDER BY n"))) == [7, 8]  # not rolled back
+    await engine.dispose()
+
+
+async def test_short_statements_and_their_results_are_as_with_aiosqlite(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "short.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await _table(engine, path)
+    sessions = session_factory(engine)
+    async with write_transaction(sessions) as session:
+        await session.execute(text("INSERT INTO t VALUES (:n)"), [{"n": n} for n in range(5)])  # executemany
+        inserted = await session.execute(text("INSERT INTO t VALUES (99)"))
+        assert inserted.rowcount == 1
+    async with write_transaction(sessions) as session:
+        with pytest.raises(OperationalError):
+            await session.execute(text("SELECT nothing FROM nowhere"))
+    async with read_session(sessions) as session:
+        streamed = await session.stream(text("SELECT n FROM t ORDER BY n"))
+        assert [row.n async for row in streamed] == [0, 1, 2, 3, 4, 99]
+    await engine.dispose()
