@@ -35,7 +35,7 @@ from bot.messages import (
     ScheduleJob,
     SendReply,
 )
-from bot.ratelimit import FloodGuard, Pace, Pacer
+from bot.ratelimit import FloodGuard, Pace, Pacer, place
 from bot.roles import Role, has_role
 from bot.routing import Router
 from bot.sent_rows import SentRows
@@ -320,11 +320,12 @@ class Engine:
         for row in rows:
             if row.next_attempt_at > utcnow() and (row.attempts or row.last_error is not None):
                 return False  # refused before (a 429 sets last_error without counting an attempt): not due yet
-            if pace is not None:
-                await pace()
-            # Sending and marking the row sent go together: a shutdown never cuts between them.
-            sending = self._track(self._send_row(channel, person, row.id, row.attempts, row.payload))
-            forgotten = await asyncio.shield(sending)
+            # The send holds a place in the platform's window from its start to its end (a reply's place too,
+            # ahead of an announcement's). Sending and marking the row sent go together: a shutdown never cuts
+            # between them.
+            async with place(pace, self._pacer):
+                sending = self._track(self._send_row(channel, person, row.id, row.attempts, row.payload))
+                forgotten = await asyncio.shield(sending)
             if forgotten is None or not await asyncio.shield(forgotten):
                 return False
         return True
@@ -399,9 +400,11 @@ class Engine:
             await EscalationsRepo(session).purge_closed(utcnow() - self._community.help_retention)
             await Repos.bound(session).data_requests.purge(utcnow(), self._community.privacy_retention)
 
+    _pacer: Pacer | None = None  # the announcements' pacer, once they go out: every other send takes a place in it
+
     async def deliver_broadcasts(self, limit: int, pace: Pace | None = None) -> int:
         """Send up to `limit` due broadcast messages (each in its person's sending lane, in order);
-        `pace` is awaited before each send."""
+        each send is made inside `pace()`."""
         async with read_session(self._sessions) as session:
             rows = await OutboxRepo(session).due(utcnow(), limit=limit, broadcasts=True)
         # Several people at once, so one slow send does not cost the others their slots; the pace spaces the sends.
@@ -411,7 +414,7 @@ class Engine:
     async def broadcast_forever(self, per_second: float) -> None:
         """Announcements evenly spaced (platforms count messages in any one-second window, so a burst of a
         second's worth at once is refused): one send every 1/per_second seconds."""
-        pace = Pacer(per_second)
+        pace = self._pacer = Pacer(per_second)
         while True:
             try:
                 sent = await self.deliver_broadcasts(max(1, int(per_second)), pace)
