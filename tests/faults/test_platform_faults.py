@@ -16,11 +16,13 @@ import pathlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
-from telegram.ext import ApplicationBuilder
 
 from bot.app import App
+from bot.channels import telegram as telegram_channel
+from bot.channels.telegram_request import AiohttpRequest
 from bot.messages import Inbound
 from tests.channels.telegram_helpers import start_bot
 from tests.fakes.telegram_api import Failure
@@ -35,7 +37,7 @@ REPLIES = {
     "/dulieucuatoi": ["📄 Dữ liệu"],
     "/menu": ["Trước khi học, cháu cần bác đồng ý"],
 }
-CLIENT_READ_TIMEOUT = 1.0  # the channel builds its client with read_timeout(20); the timeout test shortens it
+CLIENT_READ_TIMEOUT = 1.0  # the channel's client has a read timeout of 20 s; the timeout test shortens it
 
 
 def which(text: str) -> str:
@@ -126,13 +128,15 @@ async def test_server_errors_on_sending_and_polling_lose_nothing(fake: FaultyTel
 
 @pytest.fixture
 def short_read_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The channel hard-codes read_timeout(20); a hang of 25 s per fault would make this suite slow."""
-    original = ApplicationBuilder.read_timeout
+    """The channel hard-codes a read timeout of 20 s; a hang of 25 s per fault would make this suite slow."""
+    original = telegram_channel.AiohttpRequest
 
-    def shorter(self: ApplicationBuilder, read_timeout: float) -> ApplicationBuilder:  # type: ignore[type-arg]
-        return original(self, CLIENT_READ_TIMEOUT)
+    def shorter(*args: Any, **kwargs: Any) -> AiohttpRequest:
+        if kwargs.get("read_timeout") == 20:  # the bot's request, not getUpdates' long poll
+            kwargs["read_timeout"] = CLIENT_READ_TIMEOUT
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(ApplicationBuilder, "read_timeout", shorter)
+    monkeypatch.setattr(telegram_channel, "AiohttpRequest", shorter)
 
 
 async def test_requests_hanging_past_the_read_timeout_lose_nothing(fake: FaultyTelegram,
