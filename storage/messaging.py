@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import InboxKey, OutboxMessage, utcnow
+
+INBOX = cast(Table, InboxKey.__table__)
+OUTBOX = cast(Table, OutboxMessage.__table__)
+_PENDING = (select(OUTBOX.c.id, OUTBOX.c.payload, OUTBOX.c.attempts, OUTBOX.c.next_attempt_at, OUTBOX.c.last_error)
+            .where(OUTBOX.c.person_ref == bindparam("person_ref")).order_by(OUTBOX.c.id))
 
 
 def key_hash(key: str) -> str:
@@ -25,8 +32,10 @@ class InboxRepo:
         """Record the key; False when it was seen before (the inbound is a duplicate)."""
         dialect = self._session.bind.dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(InboxKey).values(key_hash=key_hash(key), received_at=utcnow()).on_conflict_do_nothing()
-        result = await self._session.execute(stmt.returning(InboxKey.key_hash))
+        stmt = insert(INBOX).values(key_hash=key_hash(key), received_at=utcnow()).on_conflict_do_nothing()
+        # On the session's connection (Core): the ORM's statement machinery is most of an insert's cost.
+        connection = await self._session.connection()
+        result = await connection.execute(stmt.returning(INBOX.c.key_hash))
         return result.first() is not None
 
     async def purge(self, older_than: dt.datetime) -> None:
@@ -37,11 +46,12 @@ class OutboxRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, person_ref: str, payload: str) -> OutboxMessage:
-        row = OutboxMessage(person_ref=person_ref, payload=payload, created_at=utcnow(), next_attempt_at=utcnow())
-        self._session.add(row)
-        await self._session.flush()
-        return row
+    async def add(self, person_ref: str, payload: str) -> None:
+        """One message, queued after the person's earlier ones (ids increase)."""
+        now = utcnow()
+        connection = await self._session.connection()  # Core: no unit-of-work flush for a row nobody reads back
+        await connection.execute(insert(OUTBOX).values(person_ref=person_ref, payload=payload, created_at=now,
+                                                       next_attempt_at=now, attempts=0))
 
     async def due(self, now: dt.datetime, limit: int = 100, *, broadcasts: bool | None = None
                   ) -> list[OutboxMessage]:
@@ -66,10 +76,11 @@ class OutboxRepo:
         return int(await self._session.scalar(select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.broadcast_id == broadcast_id)) or 0)
 
-    async def pending_for(self, person_ref: str) -> list[OutboxMessage]:
-        rows = await self._session.scalars(
-            select(OutboxMessage).where(OutboxMessage.person_ref == person_ref).order_by(OutboxMessage.id))
-        return list(rows)
+    async def pending_for(self, person_ref: str) -> Sequence[Row[Any]]:
+        """The person's messages in order: id, payload, attempts, next_attempt_at, last_error (read-only rows)."""
+        connection = await self._session.connection()
+        result = await connection.execute(_PENDING, {"person_ref": person_ref})
+        return result.all()
 
     async def delivered(self, message_id: int) -> None:
         await self._session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
