@@ -74,7 +74,12 @@ class Person(Base):
     # The statistics (storage.stats) count learners and mentors from these alone (migration 0008).
     __table_args__ = (Index("ix_people_learners", "commune_id", "is_official", "hamlet_id", "age_group",
                             "last_seen_at", "created_at"),
-                      Index("ix_people_mentors", "commune_id", "is_mentor", "mentor_paused"))
+                      Index("ix_people_mentors", "commune_id", "is_mentor", "mentor_paused"),
+                      # Migration 0009: the learner totals below, for the people with any.
+                      Index("ix_people_totals", "commune_id", "is_official", "hamlet_id", "age_group",
+                            "milestone_ids", "lessons_done", "lessons_assisted", "lesson_ids",
+                            sqlite_where=text("lessons_done > 0 OR milestone_ids IS NOT NULL"),
+                            postgresql_where=text("lessons_done > 0 OR milestone_ids IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ref: Mapped[str] = mapped_column(String(160), unique=True)
@@ -94,6 +99,13 @@ class Person(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Set when the platform says the person cannot be messaged (blocked the bot); cleared when they write.
     unreachable_since: Mapped[dt.datetime | None]
+    # What /thongke counts of their progress, kept by database triggers (migration 0009), never written here:
+    # completed lessons, of those with a mentor, their ids (",a,b,"), the milestones answered "Rồi" (",m,n,").
+    # Deferred: only storage.stats reads them, so loading a person does not.
+    lessons_done: Mapped[int] = mapped_column(Integer, server_default="0", deferred=True)
+    lessons_assisted: Mapped[int] = mapped_column(Integer, server_default="0", deferred=True)
+    lesson_ids: Mapped[str | None] = mapped_column(Text, deferred=True)
+    milestone_ids: Mapped[str | None] = mapped_column(Text, deferred=True)
 
 
 class ConsentRecord(Base):

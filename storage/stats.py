@@ -8,7 +8,10 @@
 
 `tracks` maps each track id to its lesson ids and `lessons` lists (lesson id, title, step ids), both from the lesson
 catalog (storage imports nothing of ours; `bot.media.report.catalog_inputs` builds them). Each figure is an
-aggregate query (GROUP BY); only short lists (durations of help requests, a few names) come back as rows.
+aggregate query (GROUP BY); only short lists (durations of help requests, a few names) come back as rows. The
+overview counts lessons, tracks and milestones from the totals that triggers keep on each person's row (migration
+0009: `Person.lessons_done`, `lessons_assisted`, `lesson_ids`, `milestone_ids`), in one walk over an index of
+people; the monthly report, which needs them by month, reads the progress rows and events themselves.
 
 Definitions, the same in every figure:
 - registered: people of the commune who are not officials (officials are not learners, and are left out of every
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, extract, false, func, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, extract, false, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.anonymous import AnonymousCounts
@@ -234,6 +237,11 @@ def first_milestones(commune_id: int, hamlet_id: int | None = None) -> Subquery:
             .subquery())
 
 
+def listed(ids: str | None) -> list[str]:
+    """",a,b," (`Person.lesson_ids`, `Person.milestone_ids`: kept by the triggers of migration 0009) → ["a", "b"]."""
+    return [i for i in (ids or "").split(",") if i]
+
+
 class StatsQueries:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -284,8 +292,9 @@ class StatsRepo(StatsQueries):
         since_7d = (today - dt.timedelta(days=6)).astimezone(dt.UTC)
         since_30d = (today - dt.timedelta(days=29)).astimezone(dt.UTC)
         people: list[Any] = [*(await s.execute(
-            select(Person.hamlet_id, Person.age_group, func.count(), func.sum(flag(Person.last_seen_at >= since_7d)),
-                   func.sum(flag(Person.last_seen_at >= since_30d)))
+            select(Person.hamlet_id, Person.age_group, func.count(),
+                   func.count().filter(Person.last_seen_at >= since_7d),
+                   func.count().filter(Person.last_seen_at >= since_30d))
             .where(*learners(commune_id, hamlet_id)).group_by(Person.hamlet_id, Person.age_group))).all()]
         anonymous = AnonymousCounts(s)
         people += [(hamlet, age, n, 0, 0) for (hamlet, age), (n,) in (await anonymous.sums(
@@ -301,16 +310,19 @@ class StatsRepo(StatsQueries):
             elders[hamlet] = elders.get(hamlet, 0) + (int(n) if age == ELDERS else 0)
             active_7d += int(seen_7d or 0)
             active_30d += int(seen_30d or 0)
-        progress = person_progress(commune_id, tracks, hamlet_id=hamlet_id, detail=False)
         done: dict[int | None, tuple[int, int, int]] = {}
         track_finishers = dict.fromkeys(tracks, 0)
-        for hamlet, people_done, lessons, assisted, *tracks_done in (await s.execute(
-                select(progress.c.hamlet_id, func.count(), func.sum(progress.c.done), func.sum(progress.c.assisted),
-                       *(func.sum(flag(track_done(progress, tracks, i))) for i in range(len(tracks))))
-                .group_by(progress.c.hamlet_id))).all():
-            done[hamlet] = (int(people_done), int(lessons or 0), int(assisted or 0))
+        milestones: dict[str, int] = {}
+        for hamlet, age, reached, in_group, people_done, lessons, assisted, *tracks_done in (
+                await self._learner_totals(commune_id, tracks, hamlet_id)):
+            before = done.get(hamlet, (0, 0, 0))
+            done[hamlet] = (before[0] + int(people_done or 0), before[1] + int(lessons or 0),
+                            before[2] + int(assisted or 0))
             for track, n in zip(tracks, tracks_done, strict=True):
                 track_finishers[track] += int(n or 0)
+            if age in ADULT_GROUPS:
+                for milestone in listed(reached):
+                    milestones[milestone] = milestones.get(milestone, 0) + int(in_group)
         for i, figure in enumerate(("first_finish", "lessons", "assisted")):
             for hamlet, (n,) in (await anonymous.sums(commune_id, figure, hamlet_id=hamlet_id)).items():
                 counts = list(done.get(hamlet, (0, 0, 0)))
@@ -336,8 +348,31 @@ class StatsRepo(StatsQueries):
             by_hamlet=rows, by_age=by_age,
             escalations=await self._escalations(commune_id, hamlet_id),
             mentors_active=await self._mentors_active(commune_id, hamlet_id),
-            milestones=await self._milestones(commune_id, hamlet_id, adults),
+            milestones=await self._milestones(commune_id, hamlet_id, adults, milestones),
         )
+
+    async def _learner_totals(self, commune_id: int, tracks: Tracks, hamlet_id: int | None) -> list[Any]:
+        """One walk over ix_people_totals (the learners with a completed lesson or a milestone): by hamlet, age group
+        and set of milestones reached (milestone_ids), the people, those who completed at least one lesson, the
+        lessons completed, of those the assisted ones, and for each track in `tracks` the people who completed
+        every lesson of it (with its lesson count first, so most people are passed over by one comparison).
+        COUNT(*) FILTER (WHERE …) rather than SUM(CASE …): the same on both databases, and a sixth faster on SQLite."""
+        find = func.instr if self._session.get_bind().dialect.name == "sqlite" else func.strpos
+
+        def finished(lessons: Sequence[str]) -> ColumnElement[int]:
+            wanted = sorted(set(lessons))
+            if not wanted:
+                return literal_column("0")
+            return func.count().filter(and_(Person.lessons_done >= len(wanted),
+                                            *(find(Person.lesson_ids, f",{lesson},") > 0 for lesson in wanted)))
+
+        # The index's own WHERE repeated, so that SQLite may use it.
+        where = [*learners(commune_id, hamlet_id), or_(Person.lessons_done > 0, Person.milestone_ids.is_not(None))]
+        groups = (Person.hamlet_id, Person.age_group, Person.milestone_ids)
+        return [*(await self._session.execute(
+            select(*groups, func.count(), func.count().filter(Person.lessons_done > 0), func.sum(Person.lessons_done),
+                   func.sum(Person.lessons_assisted), *(finished(lessons) for lessons in tracks.values()))
+            .where(*where).group_by(*groups))).all()]
 
     async def month(self, commune_id: int, year: int, month: int, tracks: Tracks, lessons: Sequence[LessonSpec],
                     *, zone: dt.tzinfo = VN_ZONE, track_titles: Mapping[str, str] | None = None) -> MonthReport:
@@ -374,10 +409,10 @@ class StatsRepo(StatsQueries):
                                                   MentorHamlet.hamlet_id == hamlet_id))
         return await self._session.scalar(query) or 0
 
-    async def _milestones(self, commune_id: int, hamlet_id: int | None, adults: int) -> dict[str, MilestoneShare]:
-        firsts = first_milestones(commune_id, hamlet_id)
-        counts = dict((await self._session.execute(select(firsts.c.step_id, func.count())
-                                                   .group_by(firsts.c.step_id))).tuples().all())
+    async def _milestones(self, commune_id: int, hamlet_id: int | None, adults: int,
+                          counts: dict[str, int]) -> dict[str, MilestoneShare]:
+        """Shares of `counts` (milestone id → adults who said yes), deleted people's anonymous counts added."""
+        counts = dict(counts)
         for milestone, (n,) in (await AnonymousCounts(self._session).sums(commune_id, "milestone", ("key",),
                                                                           hamlet_id=hamlet_id)).items():
             counts[milestone] = counts.get(milestone, 0) + n
