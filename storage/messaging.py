@@ -9,13 +9,13 @@ from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import InboxKey, OutboxMessage, utcnow
 
 INBOX = cast(Table, InboxKey.__table__)
 OUTBOX = cast(Table, OutboxMessage.__table__)
+_CLAIM_SQLITE = insert(INBOX).prefix_with("OR IGNORE").returning(INBOX.c.key_hash)
 _PENDING = (select(OUTBOX.c.id, OUTBOX.c.payload, OUTBOX.c.attempts, OUTBOX.c.next_attempt_at, OUTBOX.c.last_error)
             .where(OUTBOX.c.person_ref == bindparam("person_ref")).order_by(OUTBOX.c.id))
 
@@ -30,12 +30,14 @@ class InboxRepo:
 
     async def claim(self, key: str) -> bool:
         """Record the key; False when it was seen before (the inbound is a duplicate)."""
-        dialect = self._session.bind.dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(INBOX).values(key_hash=key_hash(key), received_at=utcnow()).on_conflict_do_nothing()
+        values = {"key_hash": key_hash(key), "received_at": utcnow()}
         # On the session's connection (Core): the ORM's statement machinery is most of an insert's cost.
         connection = await self._session.connection()
-        result = await connection.execute(stmt.returning(INBOX.c.key_hash))
+        if connection.dialect.name == "postgresql":
+            statement = pg_insert(INBOX).values(values).on_conflict_do_nothing().returning(INBOX.c.key_hash)
+            result = await connection.execute(statement)
+        else:  # SQLite's INSERT OR IGNORE is a plain insert to SQLAlchemy, so it is compiled once and cached
+            result = await connection.execute(_CLAIM_SQLITE, values)  # (the dialects' ON CONFLICT never is)
         return result.first() is not None
 
     async def purge(self, older_than: dt.datetime) -> None:
