@@ -407,13 +407,13 @@ class Engine:
         each send is made inside `pace()`."""
         async with read_session(self._sessions) as session:
             rows = await OutboxRepo(session).due(utcnow(), limit=limit, broadcasts=True)
-        # Several people at once, so one slow send does not cost the others their slots; the pace spaces the sends.
+        # Several people at once, so one slow send does not cost the others their places; the pace keeps the window.
         await self._deliver_people(list(dict.fromkeys(row.person_ref for row in rows)), BROADCAST_CONCURRENCY, pace)
         return len(rows)
 
     async def broadcast_forever(self, per_second: float) -> None:
-        """Announcements evenly spaced (platforms count messages in any one-second window, so a burst of a
-        second's worth at once is refused): one send every 1/per_second seconds."""
+        """Announcements at the platform's limit: `per_second` sends in any one second (see Pacer), counting the
+        replies sent meanwhile."""
         pace = self._pacer = Pacer(per_second)
         while True:
             try:
