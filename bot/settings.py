@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     help_all_mentors_minutes: int = 15  # an unclaimed help request then goes to every mentor
     help_officials_minutes: int = 120  # … and then to the officials
     invite_days: int = 7
-    broadcast_per_second: float = 25.0  # announcements are sent at this pace (Telegram allows ~30/s)
+    broadcast_per_second: float = 30.0  # announcements (with the replies meanwhile) in any second: Telegram's limit
     help_retention_days: int = 30  # what people wrote in a closed help request is blanked after this
     reuse_port: bool = False  # set for each of several workers sharing one port (hocvuso run --workers N)
     flood_limit: int = 30  # inbounds one person may send per flood window; beyond: one "chậm lại", then dropped

@@ -31,16 +31,26 @@ def refusal(settings: Settings, count: int) -> str | None:
     return None
 
 
+def broadcast_shares(per_second: float, count: int) -> list[float]:
+    """The platform's announcement limit is for the bot, not for each process: each paces its share. A pacer
+    counts whole messages per second, so the shares are whole and add up to the limit (30 over 4: 8, 8, 7, 7,
+    not 7.5 each, which would pace 7 each); below one a second each, it is split evenly (on average only: the
+    workers' seconds are not coordinated)."""
+    whole = int(per_second + 1e-9)
+    if whole < count:
+        return [per_second / count] * count
+    return [float(whole // count + (n < whole % count)) for n in range(count)]
+
+
 def run(settings: Settings, count: int) -> int:
     problem = refusal(settings, count)
     if problem is not None:
         print(f"hocvuso: {problem}", file=sys.stderr)
         return 2
-    # The platform's announcement limit is for the bot, not for each process: each paces its share.
-    env = {**os.environ, "HOCVUSO_REUSE_PORT": "true",
-           "HOCVUSO_BROADCAST_PER_SECOND": str(settings.broadcast_per_second / count)}
-    children = [subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env={**env, "HOCVUSO_WORKER": str(n)})
-                for n in range(count)]
+    env = {**os.environ, "HOCVUSO_REUSE_PORT": "true"}
+    children = [subprocess.Popen([sys.executable, "-m", "bot.cli", "run"],
+                                 env={**env, "HOCVUSO_WORKER": str(n), "HOCVUSO_BROADCAST_PER_SECOND": str(share)})
+                for n, share in enumerate(broadcast_shares(settings.broadcast_per_second, count))]
 
     def forward(signum: int, frame: FrameType | None) -> None:
         for child in children:

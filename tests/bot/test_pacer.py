@@ -8,6 +8,7 @@ import asyncio
 import random
 
 from bot.ratelimit import Pacer, place
+from bot.workers import broadcast_shares
 
 WINDOW = 0.2  # a short window keeps the tests fast; the pacer scales to any
 
@@ -117,3 +118,10 @@ async def test_a_send_outside_any_pacer_takes_no_place() -> None:
     pace = Pacer(2)
     async with place(None, pace):
         assert pace.held(asyncio.get_running_loop().time()) == 1
+
+
+def test_workers_share_the_limit_in_whole_messages() -> None:
+    assert broadcast_shares(30, 1) == [30]
+    assert broadcast_shares(30, 4) == [8, 8, 7, 7]  # 30 in all; 7.5 each would pace 7 each, 28 in all
+    assert broadcast_shares(30, 3) == [10, 10, 10]
+    assert broadcast_shares(2, 4) == [0.5] * 4
