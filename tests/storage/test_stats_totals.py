@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import delete, insert, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, delete, insert, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from storage import migrate
 from storage.db import create_engine, session_factory
@@ -147,5 +147,38 @@ async def test_a_database_with_progress_gets_its_totals_when_migrated(db_url: st
             assert await _totals(session, 1) == (2, 1, ["zalo-a", "zalo-b"], ["paid_bill", "sold_online"])
             assert await _totals(session, 2) == (0, 0, [], [])
             assert await _totals(session, 3) == (0, 0, [], ["vneid_level2"])
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrading_keeps_the_rows_and_upgrading_again_counts_them(sessions: Sessions, db_url: str) -> None:
+    from alembic import command
+
+    pid = await _person(sessions)
+    async with sessions() as session, session.begin():
+        await ProgressRepo(session).quiz_result(pid, "zalo-a", 3, passed=True)
+        await ProgressRepo(session).event(pid, "milestone", step_id="paid_bill", value=1)
+    tables = ("people", "lesson_progress", "progress_events")
+
+    async def counts(connection: AsyncConnection) -> list[int]:
+        return [int((await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+                for table in tables]
+
+    def downgrade(connection: Connection) -> None:
+        config = migrate.alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            before = await counts(connection)
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+        async with engine.connect() as connection:  # SQLite: no table copied and dropped (its cascades would delete)
+            assert await counts(connection) == before
+        await migrate.upgrade(engine)
+        async with session_factory(engine)() as session:
+            assert await _totals(session, pid) == (1, 0, ["zalo-a"], ["paid_bill"])
     finally:
         await engine.dispose()

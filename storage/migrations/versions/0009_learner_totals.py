@@ -199,6 +199,8 @@ def downgrade() -> None:
     if not sqlite:
         for function in _PG_FUNCTION_NAMES:
             op.execute(f"DROP FUNCTION IF EXISTS {function}")
-    with op.batch_alter_table("people") as batch:
-        for column in ("milestone_ids", "lesson_ids", "lessons_assisted", "lessons_done"):
-            batch.drop_column(column)
+    # Not batch mode: on SQLite that copies `people` into a new table and drops the old one, and dropping it with
+    # foreign keys on deletes every row that references a person (ON DELETE CASCADE: progress, events, help
+    # requests). ALTER TABLE … DROP COLUMN (SQLite 3.35+) keeps the table.
+    for column in ("milestone_ids", "lesson_ids", "lessons_assisted", "lessons_done"):
+        op.drop_column("people", column)
