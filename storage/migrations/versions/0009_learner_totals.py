@@ -49,8 +49,8 @@ WHERE id IN ({who})"""
 _SQLITE_MILESTONES = """
 UPDATE people SET
   milestone_ids = (SELECT ',' || group_concat(step_id, ',') || ',' FROM (
-      SELECT DISTINCT e.step_id FROM progress_events AS e
-      WHERE e.person_id = people.id AND e.kind = 'milestone' AND e.value = 1 AND e.step_id IS NOT NULL))
+      SELECT DISTINCT e.step_id FROM progress_events AS e  -- "+e.kind": by the person's index, not every milestone
+      WHERE e.person_id = people.id AND +e.kind = 'milestone' AND e.value = 1 AND e.step_id IS NOT NULL))
 WHERE id IN ({who})"""
 _LESSON_CHANGED = ("OLD.person_id IS NOT NEW.person_id OR OLD.lesson_id IS NOT NEW.lesson_id"
                    " OR OLD.completed_at IS NOT NEW.completed_at OR OLD.assisted IS NOT NEW.assisted")
@@ -156,17 +156,17 @@ _TRIGGERS = [("tr_lesson_totals_insert", "lesson_progress"), ("tr_lesson_totals_
 _PG_FUNCTION_NAMES = ["hocvuso_lesson_totals_changed()", "hocvuso_milestone_totals_changed()",
                       "hocvuso_lesson_totals(bigint)", "hocvuso_milestone_totals(bigint)"]
 
-# ---- the totals of existing rows (one pass each, both dialects) ---------------------------------------------------
+# ---- PostgreSQL: the totals of existing rows, one pass each -------------------------------------------------------
 
 _BACKFILL_LESSONS = """
 UPDATE people SET lessons_done = t.done, lessons_assisted = t.assisted, lesson_ids = t.ids
-FROM (SELECT lp.person_id, count(*) AS done, sum(CASE WHEN lp.assisted THEN 1 ELSE 0 END) AS assisted,
-             ',' || {concat} || ',' AS ids
+FROM (SELECT lp.person_id, count(*) AS done, count(*) FILTER (WHERE lp.assisted) AS assisted,
+             ',' || string_agg(lp.lesson_id, ',' ORDER BY lp.lesson_id) || ',' AS ids
       FROM lesson_progress AS lp WHERE lp.completed_at IS NOT NULL GROUP BY lp.person_id) AS t
 WHERE people.id = t.person_id"""
 _BACKFILL_MILESTONES = """
 UPDATE people SET milestone_ids = t.ids
-FROM (SELECT m.person_id, ',' || {concat} || ',' AS ids
+FROM (SELECT m.person_id, ',' || string_agg(m.step_id, ',' ORDER BY m.step_id) || ',' AS ids
       FROM (SELECT DISTINCT e.person_id, e.step_id FROM progress_events AS e
             WHERE e.kind = 'milestone' AND e.value = 1 AND e.step_id IS NOT NULL) AS m
       GROUP BY m.person_id) AS t
@@ -179,10 +179,13 @@ def upgrade() -> None:
     op.add_column("people", sa.Column("lessons_assisted", sa.Integer(), nullable=False, server_default="0"))
     op.add_column("people", sa.Column("lesson_ids", sa.Text(), nullable=True))
     op.add_column("people", sa.Column("milestone_ids", sa.Text(), nullable=True))
-    op.execute(_BACKFILL_LESSONS.format(
-        concat="group_concat(lp.lesson_id, ',')" if sqlite else "string_agg(lp.lesson_id, ',' ORDER BY lp.lesson_id)"))
-    op.execute(_BACKFILL_MILESTONES.format(
-        concat="group_concat(m.step_id, ',')" if sqlite else "string_agg(m.step_id, ',' ORDER BY m.step_id)"))
+    if sqlite:  # the triggers' own statements for everyone with rows (UPDATE … FROM needs SQLite 3.33)
+        op.execute(_SQLITE_LESSONS.format(who="SELECT person_id FROM lesson_progress WHERE completed_at IS NOT NULL"))
+        op.execute(_SQLITE_MILESTONES.format(
+            who="SELECT person_id FROM progress_events WHERE kind = 'milestone' AND value = 1"))
+    else:
+        op.execute(_BACKFILL_LESSONS)
+        op.execute(_BACKFILL_MILESTONES)
     for statement in _SQLITE_TRIGGERS if sqlite else [*_PG_FUNCTIONS, *_PG_TRIGGERS]:
         op.execute(statement)
     op.create_index("ix_people_totals", "people",
