@@ -99,10 +99,8 @@ async def dump(app: App) -> dict[str, Any]:
 
 async def person_columns(app: App, ref: str) -> dict[str, Any] | None:
     async with session_factory(app.db)() as session:
-        person = (await session.scalars(select(Person).where(Person.ref == ref))).first()
-        if person is None:
-            return None
-        return {column.key: getattr(person, column.key) for column in Person.__table__.columns}
+        row = (await session.execute(select(Person.__table__).where(Person.ref == ref))).first()
+        return None if row is None else dict(row._mapping)  # every column, the deferred totals included
 
 
 async def inbox_keys(app: App) -> int:
