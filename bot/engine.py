@@ -43,6 +43,7 @@ from lessons.catalog import Catalog
 from lessons.textmatch import fold
 from storage.db import is_transient, read_session, write_transaction
 from storage.escalations import EscalationsRepo
+from storage.group_commit import GroupCommit
 from storage.jobs import JobsRepo
 from storage.locking import delivering, lock_person
 from storage.media import MediaRepo
@@ -86,6 +87,9 @@ class Engine:
         self._sent_rows = SentRows(sessions, self._retrying)  # sent rows, deleted in groups
         bind = sessions.kw.get("bind")
         self._shared_database = getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
+        # One writer at a time on SQLite: inbounds committed at the same moment share one transaction. PostgreSQL
+        # commits them side by side on separate connections instead.
+        self._group = None if self._shared_database else GroupCommit(sessions)
         self._background: set[asyncio.Task[Any]] = set()
         self._flood = flood or FloodGuard()
 
@@ -185,6 +189,8 @@ class Engine:
         """Wait for background deliveries (at shutdown, and in tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+        if self._group is not None:
+            await self._group.idle()
         await self._sent_rows.idle()
 
     async def _process(self, inbound: Inbound) -> Outcome | None:
@@ -199,11 +205,16 @@ class Engine:
         return await self._retrying(lambda: self._apologise(inbound))
 
     async def _commit(self, inbound: Inbound) -> Outcome | None:
+        if self._group is not None:  # SQLite: with whatever else is being committed right now
+            return await self._group.run(lambda session: self._claimed(session, inbound))
         async with write_transaction(self._sessions) as session:
-            await lock_person(session, inbound.person)  # other workers (PostgreSQL) wait their turn
-            if not await InboxRepo(session).claim(inbound.key):
-                return None
-            return await self._run(session, inbound)
+            return await self._claimed(session, inbound)
+
+    async def _claimed(self, session: AsyncSession, inbound: Inbound) -> Outcome | None:
+        await lock_person(session, inbound.person)  # other workers (PostgreSQL) wait their turn
+        if not await InboxRepo(session).claim(inbound.key):
+            return None
+        return await self._run(session, inbound)
 
     async def _apologise(self, inbound: Inbound) -> Outcome | None:
         async with write_transaction(self._sessions) as session:
