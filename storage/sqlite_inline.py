@@ -13,7 +13,8 @@ This module gives SQLAlchemy's aiosqlite dialect a connection with aiosqlite's i
   a thread with the full busy timeout, so the loop never sleeps in SQLite's busy handler;
 - **long**: a SELECT still running after `INLINE_BUDGET_SECONDS` (a monthly report, a scan) is interrupted
   through SQLite's progress handler and run again in a thread. Reads have no side effects, and interrupting a
-  SELECT does not roll back its transaction. Writes are not interrupted.
+  SELECT does not roll back its transaction. Writes are not interrupted;
+- **commit** always runs in a thread: it may checkpoint the WAL and sync the file to disk.
 
 The connection is used by one session at a time (the pool's rule), never by the inline path and a thread at
 once: every call, inline or not, is awaited before the next begins.
@@ -171,7 +172,9 @@ class InlineConnection:
         self._conn.create_function(*args, **kw)
 
     async def commit(self) -> None:
-        await self._run("COMMIT", self._conn.commit, interruptible=False)
+        # Always in a thread: a commit may checkpoint the WAL into the database file and sync it to disk, which
+        # can take longer than a whole update; with transactions grouped (storage/group_commit.py) commits are few.
+        await asyncio.to_thread(self._waiting, self._conn.commit)
 
     async def rollback(self) -> None:
         await self._run("ROLLBACK", self._conn.rollback, interruptible=False)
