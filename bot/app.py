@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -207,6 +208,9 @@ async def run(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
     try:
         await app.serve()
+        # Everything loaded at start-up (lessons, libraries, the app) lives as long as the process: kept out of the
+        # cyclic garbage collector's full passes, which otherwise walk all of it and pause the loop under load.
+        gc.freeze()
         if app.web_channel is not None:
             print(f"Trợ lý số đang chạy: mở http://{settings.host}:{settings.port} trong trình duyệt.", flush=True)
         await stop.wait()
