@@ -82,7 +82,7 @@ async def measure(cfg: dict[str, Any], work: pathlib.Path, cache: pathlib.Path,
     phases = cfg["phases"]
 
     async def phase(name: str, body: Any) -> None:
-        if name.split(":")[0] not in [*phases, "what_if"]:
+        if name.split(":")[0].removesuffix("_aiohttp") not in [*phases, "what_if"]:
             body.close()
             return
         started = time.monotonic()
@@ -97,6 +97,7 @@ async def measure(cfg: dict[str, Any], work: pathlib.Path, cache: pathlib.Path,
     fake = await FakeApi.start()
     try:
         await phase("baseline", runs.baseline(fake, work, load))
+        await phase("baseline_aiohttp", runs.baseline(fake, work, load, "aiohttp"))
         await phase("engine", runs.engine(fake, work, load, profile / "engine.txt" if profile else None))
         for changes in cfg["what_if"]:
             out = profile / f"engine-{changes}.txt" if profile else None
@@ -114,6 +115,10 @@ async def measure(cfg: dict[str, Any], work: pathlib.Path, cache: pathlib.Path,
 
     await phase("stats", statistics())
     base = (results.get("baseline") or {}).get("saturated") or {}
+    same = (results.get("baseline_aiohttp") or {}).get("saturated") or {}
+    engine_rate = ((results.get("engine") or {}).get("saturated") or {}).get("per_second")
+    if engine_rate and same.get("per_second"):
+        results["ratio_same_transport"] = round(engine_rate / same["per_second"], 3)
     for key in ["engine", *(f"what_if:{changes}" for changes in cfg["what_if"])]:
         engine = (results.get(key) or {}).get("saturated") or {}
         if engine.get("per_second") and base.get("per_second"):

@@ -122,7 +122,12 @@ def table(results: dict[str, Any]) -> str:
          f"bot CPU {_fmt(b.get('bot_cpu_share'))} ({_fmt(b.get('bot_cpu_ms_per_update'), 'ms')}/update), "
          f"fake CPU {_fmt(b.get('fake_cpu_share'))}, "
          f"driver CPU {_fmt(b.get('driver_cpu_share'))}"),
-        ("engine / baseline", _fmt(results.get("ratio"), "×"), ""),
+        ("engine / baseline", _fmt(results.get("ratio"), "×"),
+         "the issue's baseline: stock python-telegram-bot (httpx)"),
+        ("echo bot on the engine's transport", _fmt(((results.get("baseline_aiohttp") or {}).get("saturated") or {})
+                                                    .get("per_second"), "updates/s"),
+         f"bot CPU {_fmt((results.get('baseline_aiohttp') or {}).get('bot_cpu_ms_per_update'), 'ms')}/update; "
+         f"engine / it {_fmt(results.get('ratio_same_transport'), '×')} (AiohttpRequest, the engine's own)"),
         ("engine, paced", f"p50 {_fmt(el.get('p50_ms'), 'ms')}, p99 {_fmt(el.get('p99_ms'), 'ms')}",
          f"offered {_fmt(el.get('offered_per_second'))}/s (asked {results.get('config', {}).get('rate')}/s), "
          f"answered {_fmt(el.get('per_second'))}/s, max {_fmt(el.get('max_ms'), 'ms')}"),

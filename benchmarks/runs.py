@@ -107,11 +107,13 @@ async def engine(fake: FakeApi, work: pathlib.Path, load: Load, profile: pathlib
     return result
 
 
-async def baseline(fake: FakeApi, work: pathlib.Path, load: Load) -> dict[str, Any]:
-    """The bare python-telegram-bot echo bot under the same saturated load (same people, same updates)."""
+async def baseline(fake: FakeApi, work: pathlib.Path, load: Load, transport: str = "httpx") -> dict[str, Any]:
+    """The bare python-telegram-bot echo bot under the same saturated load (same people, same updates); with
+    transport "aiohttp", on the engine's own HTTP backend."""
     await fake.reset()
-    proc = await Proc.spawn("baseline", [sys.executable, "-m", "benchmarks.echo_bot", "--api", fake.root,
-                                         "--token", TOKEN], cwd=ROOT, log=work / "baseline.log")
+    name = "baseline" if transport == "httpx" else f"baseline-{transport}"
+    proc = await Proc.spawn(name, [sys.executable, "-m", "benchmarks.echo_bot", "--api", fake.root,
+                                   "--token", TOKEN, "--transport", transport], cwd=ROOT, log=work / f"{name}.log")
     try:
         startup = await _started(fake, proc)
         users = list(range(LEARNER_BASE, LEARNER_BASE + load.people))

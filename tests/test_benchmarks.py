@@ -20,6 +20,8 @@ FIGURES = {
     "engine.latency": ["answered", "per_second", "offered_per_second", "p50_ms", "p99_ms"],
     "baseline": ["startup_s", "peak_rss_mb"],
     "baseline.saturated": ["answered", "per_second", "p50_ms", "p99_ms"],
+    "baseline_aiohttp": ["startup_s", "peak_rss_mb", "bot_cpu_ms_per_update"],
+    "baseline_aiohttp.saturated": ["answered", "per_second"],
     "stats": ["people", "events", "overview_ms", "chart_ms", "thongke_ms", "month_ms", "workbook_ms", "baocao_ms",
               "peak_rss_mb"],
     "broadcast": ["recipients", "delivered", "rate_per_second", "rate_of_limit", "throttled_429", "startup_s"],
@@ -35,7 +37,7 @@ def test_quick_benchmark_writes_every_figure(tmp_path: pathlib.Path) -> None:
     results = json.loads(out.read_text())
     assert results["errors"] == {}
     assert results["config"]["people"] == 10 and results["config"]["updates"] == 100
-    assert results["ratio"] > 0
+    assert results["ratio"] > 0 and results["ratio_same_transport"] > 0
     for path, keys in FIGURES.items():
         section = results
         for part in path.split("."):
@@ -45,6 +47,7 @@ def test_quick_benchmark_writes_every_figure(tmp_path: pathlib.Path) -> None:
     assert results["engine"]["saturated"]["answered"] == 100
     assert results["engine"]["saturated"]["off_script"] == 0  # every answer offered the button pressed next
     assert results["baseline"]["saturated"]["answered"] == 100
+    assert results["baseline_aiohttp"]["saturated"]["answered"] == 100  # the echo bot on the engine's transport
     assert results["stats"]["people"] == 2_000 and results["broadcast"]["recipients"] == 50
     assert results["broadcast"]["delivered"] == 50  # 429s are retried, nothing is lost
     assert {t["key"] for t in results["targets"]} == {"ratio", "p99", "thongke", "baocao", "rss_bot", "rss_stats",
