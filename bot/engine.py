@@ -92,6 +92,7 @@ class Engine:
         self._group = None if self._shared_database else GroupCommit(sessions)
         self._background: set[asyncio.Task[Any]] = set()
         self._flood = flood or FloodGuard()
+        self._pacer: Pacer | None = None  # the announcements' pacer, once they go out: every other send takes a place
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -410,8 +411,6 @@ class Engine:
             await MediaRepo(session).purge()
             await EscalationsRepo(session).purge_closed(utcnow() - self._community.help_retention)
             await Repos.bound(session).data_requests.purge(utcnow(), self._community.privacy_retention)
-
-    _pacer: Pacer | None = None  # the announcements' pacer, once they go out: every other send takes a place in it
 
     async def deliver_broadcasts(self, limit: int, pace: Pace | None = None) -> int:
         """Send up to `limit` due broadcast messages (each in its person's sending lane, in order);
