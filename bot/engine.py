@@ -41,13 +41,13 @@ from bot.routing import Router
 from bot.sent_rows import SentRows
 from lessons.catalog import Catalog
 from lessons.textmatch import fold
-from storage.db import is_transient, read_session, write_transaction
+from storage.db import is_transient, read_connection, read_session, write_transaction
 from storage.escalations import EscalationsRepo
 from storage.group_commit import GroupCommit
 from storage.jobs import JobsRepo
 from storage.locking import delivering, lock_person
 from storage.media import MediaRepo
-from storage.messaging import InboxRepo, OutboxRepo
+from storage.messaging import InboxRepo, OutboxRepo, pending_for
 from storage.models import Person, utcnow
 from storage.people import PeopleRepo
 
@@ -292,8 +292,7 @@ class Engine:
                         recipient.state = _remember_choices(dict(recipient.state), reply)
             await outbox.add(target, Outgoing(person=target, reply=reply).model_dump_json())
         if ctx.person is not None and not ctx.erased:
-            ctx.person.state = dict(ctx.state)
-            ctx.person.last_seen_at = ctx.now
+            await repos.people.save_state(ctx.person, dict(ctx.state), ctx.now)
         others.discard(inbound.person)
         return Outcome(others, refresh)
 
@@ -320,8 +319,8 @@ class Engine:
         at most the one in flight); True when all were sent (look again), False to stop."""
         # Taken before reading: a row whose deletion commits during the read is still in what the read returns.
         sent = frozenset(self._sent_rows.sent)
-        async with read_session(self._sessions) as session:
-            rows = await OutboxRepo(session).pending_for(person)
+        async with read_connection(self._sessions) as connection:
+            rows = await pending_for(connection, person)
         for row in rows:
             if row.id in sent:  # sent already; its deletion failed earlier or is under way
                 if not await asyncio.shield(self._sent_rows.forget(row.id)):

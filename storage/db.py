@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage import sqlite_inline
 
@@ -104,6 +104,15 @@ async def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
     async with sessions() as session:
         await session.connection(execution_options={READ_ONLY_OPTION: True})
         yield session
+
+
+@contextlib.asynccontextmanager
+async def read_connection(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+    """A Core connection that only reads (as read_session, without an ORM session: for the busiest reads)."""
+    bind = sessions.kw.get("bind")
+    assert isinstance(bind, AsyncEngine)
+    async with bind.connect() as connection:
+        yield await connection.execution_options(**{READ_ONLY_OPTION: True})
 
 
 _WRITERS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()

@@ -9,12 +9,15 @@ from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import InboxKey, OutboxMessage, utcnow
 
 INBOX = cast(Table, InboxKey.__table__)
 OUTBOX = cast(Table, OutboxMessage.__table__)
+# Built once: a statement built per call is coerced and keyed for the compiled cache every time.
+_ADD = insert(OUTBOX)
+_DELIVERED = delete(OUTBOX).where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
 _CLAIM_SQLITE = insert(INBOX).prefix_with("OR IGNORE").returning(INBOX.c.key_hash)
 _PENDING = (select(OUTBOX.c.id, OUTBOX.c.payload, OUTBOX.c.attempts, OUTBOX.c.next_attempt_at, OUTBOX.c.last_error)
             .where(OUTBOX.c.person_ref == bindparam("person_ref")).order_by(OUTBOX.c.id))
@@ -22,6 +25,12 @@ _PENDING = (select(OUTBOX.c.id, OUTBOX.c.payload, OUTBOX.c.attempts, OUTBOX.c.ne
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def pending_for(connection: AsyncConnection, person_ref: str) -> Sequence[Row[Any]]:
+    """OutboxRepo.pending_for on a bare connection (storage.db.read_connection): delivery reads it for every reply."""
+    result = await connection.execute(_PENDING, {"person_ref": person_ref})
+    return result.all()
 
 
 class InboxRepo:
@@ -52,8 +61,8 @@ class OutboxRepo:
         """One message, queued after the person's earlier ones (ids increase)."""
         now = utcnow()
         connection = await self._session.connection()  # Core: no unit-of-work flush for a row nobody reads back
-        await connection.execute(insert(OUTBOX).values(person_ref=person_ref, payload=payload, created_at=now,
-                                                       next_attempt_at=now, attempts=0))
+        await connection.execute(_ADD, {"person_ref": person_ref, "payload": payload, "created_at": now,
+                                        "next_attempt_at": now, "attempts": 0})
 
     async def due(self, now: dt.datetime, limit: int = 100, *, broadcasts: bool | None = None
                   ) -> list[OutboxMessage]:
@@ -80,17 +89,15 @@ class OutboxRepo:
 
     async def pending_for(self, person_ref: str) -> Sequence[Row[Any]]:
         """The person's messages in order: id, payload, attempts, next_attempt_at, last_error (read-only rows)."""
-        connection = await self._session.connection()
-        result = await connection.execute(_PENDING, {"person_ref": person_ref})
-        return result.all()
+        return await pending_for(await self._session.connection(), person_ref)
 
     async def delivered(self, message_id: int) -> None:
         await self._session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
 
     async def delivered_many(self, message_ids: list[int]) -> None:
+        connection = await self._session.connection()
         for start in range(0, len(message_ids), 500):
-            chunk = message_ids[start:start + 500]
-            await self._session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(chunk)))
+            await connection.execute(_DELIVERED, {"ids": message_ids[start:start + 500]})
 
     async def failed(self, message_id: int, error: str, retry_at: dt.datetime, *, counted: bool = True) -> None:
         """`counted=False` for "slow down" (a 429): the message was refused for now, not failed."""

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.anonymous import DEFAULT_ZONE, AnonymousCounts
 from storage.models import ConsentRecord, LessonProgress, MediaFile, OutboxMessage, Person, ProgressEvent, utcnow
 from storage.models_help import Certificate, Escalation
+
+_PEOPLE = cast(Table, Person.__table__)
+_BY_REF = select(Person).where(Person.ref == bindparam("ref"))  # built once: every inbound loads its person
+_SAVE_STATE = (update(_PEOPLE).where(_PEOPLE.c.id == bindparam("i"))
+               .values(state=bindparam("state"), last_seen_at=bindparam("seen")))
 
 
 class PeopleRepo:
@@ -18,7 +25,15 @@ class PeopleRepo:
         self._session = session
 
     async def by_ref(self, ref: str) -> Person | None:
-        return (await self._session.scalars(select(Person).where(Person.ref == ref))).first()
+        return (await self._session.scalars(_BY_REF, {"ref": ref})).first()
+
+    async def save_state(self, person: Person, state: dict[str, Any], seen_at: dt.datetime) -> None:
+        """Where the person is in the conversation, and when they last wrote: one Core UPDATE on the session's
+        connection (every inbound writes it), and the loaded object told so without the ORM writing it again."""
+        connection = await self._session.connection()
+        await connection.execute(_SAVE_STATE, {"i": person.id, "state": state, "seen": seen_at})
+        set_committed_value(person, "state", state)
+        set_committed_value(person, "last_seen_at", seen_at)
 
     async def create(self, ref: str, commune_id: int) -> Person:
         person = Person(ref=ref, commune_id=commune_id, state={})
