@@ -54,3 +54,11 @@ def test_quick_benchmark_writes_every_figure(tmp_path: pathlib.Path) -> None:
                                                      "broadcast", "startup", "startup_fresh"}
     assert all(t["verdict"] in ("PASS", "FAIL") for t in results["targets"])
     assert "engine / baseline" in done.stdout and any(v in done.stdout for v in ("PASS", "FAIL"))
+
+
+def test_engine_micro_benchmark_runs() -> None:
+    """`python -m benchmarks.engine_micro`: the engine alone walks the lesson script and prints its CPU per update."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.engine_micro", "--people", "5", "--rounds", "3"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "15 updates:" in done.stdout and "ms CPU per update" in done.stdout
