@@ -18,13 +18,16 @@ This module gives SQLAlchemy's aiosqlite dialect a connection with aiosqlite's i
   purge of old keys or an erasure may remove many rows, and a write is not interrupted). The busiest DELETE, of sent
   replies, is one statement per group (bot/sent_rows.py).
 
-The connection is used by one session at a time (the pool's rule), never by the inline path and a thread at
-once: every call, inline or not, is awaited before the next begins.
+The connection is used by one session at a time (the pool's rule), and never by the inline path and a thread at
+once: every call waits until the connection's work in a thread has ended. That includes work whose caller was
+cancelled while waiting for it: the thread cannot be stopped, so what the pool does next on that connection (a
+rollback, a close, a forced close) waits for it, as aiosqlite's single queue made it wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +37,8 @@ T = TypeVar("T")
 
 INLINE_BUDGET_SECONDS = 0.002  # a SELECT past this goes to a thread (the loop serves others meanwhile)
 PROGRESS_STEPS = 1000  # SQLite VM instructions between looks at the clock (a key lookup takes a few dozen)
+# The statements that must wait, at most one per pooled connection at a time.
+_WAITERS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="sqlite-wait")
 
 
 def _busy(exc: BaseException) -> bool:
@@ -121,6 +126,8 @@ class InlineCursor:
 
     async def close(self) -> None:
         self._rows, self._at = [], 0
+        if self._connection.waiting():
+            await self._connection.settle()
         self._cursor.close()
 
 
@@ -133,6 +140,7 @@ class InlineConnection:
         self._busy_timeout_ms = busy_timeout_ms
         self._deadline: float | None = None
         self._interrupted = False
+        self._in_thread: concurrent.futures.Future[Any] | None = None  # this connection's work in a thread
         conn.execute("PRAGMA busy_timeout=0")
         conn.set_progress_handler(self._progress, PROGRESS_STEPS)
 
@@ -142,9 +150,27 @@ class InlineConnection:
             return 1  # SQLITE_INTERRUPT: this SELECT goes on in a thread
         return 0
 
+    def waiting(self) -> bool:
+        """Work of this connection is still running in a thread."""
+        return self._in_thread is not None and not self._in_thread.done()
+
+    async def settle(self) -> None:
+        """Until the connection's work in a thread has ended (its own caller may have stopped waiting for it)."""
+        while self._in_thread is not None and not self._in_thread.done():
+            # Shielded: this caller being cancelled must not cancel that work for the caller still awaiting it.
+            await asyncio.wait([asyncio.shield(asyncio.wrap_future(self._in_thread))])
+
+    async def _thread(self, work: Callable[[], T]) -> T:
+        if self.waiting():
+            await self.settle()
+        self._in_thread = future = _WAITERS.submit(self._waiting, work)
+        return await asyncio.wrap_future(future)
+
     async def _run(self, sql: str, work: Callable[[], T], *, interruptible: bool = True) -> T:
+        if self.waiting():
+            await self.settle()
         if _deletes(sql):  # a purge may remove millions of rows, and a write cannot be interrupted: in a thread
-            return await asyncio.to_thread(self._waiting, work)
+            return await self._thread(work)
         self._interrupted = False
         self._deadline = time.perf_counter() + INLINE_BUDGET_SECONDS if interruptible and _reads_only(sql) else None
         try:
@@ -154,7 +180,7 @@ class InlineConnection:
                 raise
         finally:
             self._deadline = None
-        return await asyncio.to_thread(self._waiting, work)
+        return await self._thread(work)
 
     def _waiting(self, work: Callable[[], T]) -> T:
         """In a worker thread: the work again, with the full busy timeout and no time budget."""
@@ -182,15 +208,23 @@ class InlineConnection:
     async def commit(self) -> None:
         # Always in a thread: a commit may checkpoint the WAL into the database file and sync it to disk, which
         # can take longer than a whole update; with transactions grouped (storage/group_commit.py) commits are few.
-        await asyncio.to_thread(self._waiting, self._conn.commit)
+        await self._thread(self._conn.commit)
 
     async def rollback(self) -> None:
         await self._run("ROLLBACK", self._conn.rollback, interruptible=False)
 
     async def close(self) -> None:
+        if self.waiting():
+            await self.settle()
         self._conn.close()
 
     def stop(self) -> None:
+        """Forced close (the pool gave up on the connection): after the work still running in a thread, if any,
+        in that thread (closing a connection another thread is using crashes the process)."""
+        running = self._in_thread
+        if running is not None and not running.done():
+            running.add_done_callback(lambda _done: self._conn.close())
+            return
         self._conn.close()
 
 

@@ -147,3 +147,31 @@ async def test_a_large_delete_runs_in_a_thread(tmp_path: pathlib.Path) -> None:
         assert await session.scalar(text("SELECT count(*) FROM t")) == 300_000
     assert took > 0.05 and ticks >= 5  # the loop ran other work while the rows were deleted
     await engine.dispose()
+
+
+async def test_a_caller_cancelled_while_its_statement_runs_in_a_thread_leaves_the_connection_whole(
+        tmp_path: pathlib.Path) -> None:
+    """The thread cannot be stopped: the rollback and close that follow the cancellation wait for it (closing a
+    connection another thread is using would crash the process)."""
+    path = tmp_path / "cancel.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await _table(engine, path)
+    sessions = session_factory(engine)
+    count = ("SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)"
+             " SELECT x FROM c)")
+
+    async def long_read() -> object:
+        async with read_session(sessions) as session:
+            return await session.scalar(text(count))
+
+    for _ in range(3):
+        task: asyncio.Task[object] = asyncio.create_task(long_read())
+        await asyncio.sleep(0.05)  # the read has moved to a thread by now
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with write_transaction(sessions) as session:  # the pool's connections still work
+            await session.execute(text("INSERT INTO t VALUES (1)"))
+    async with read_session(sessions) as session:
+        assert await session.scalar(text("SELECT count(*) FROM t")) == 3
+    await engine.dispose()
