@@ -14,9 +14,9 @@ This module gives SQLAlchemy's aiosqlite dialect a connection with aiosqlite's i
 - **long**: a SELECT still running after `INLINE_BUDGET_SECONDS` (a monthly report, a scan) is interrupted
   through SQLite's progress handler and run again in a thread. Reads have no side effects, and interrupting a
   SELECT does not roll back its transaction. Writes are not interrupted;
-- **commit** always runs in a thread: it may checkpoint the WAL and sync the file to disk; so does every DELETE (a
-  purge of old keys or an erasure may remove many rows, and a write is not interrupted). The busiest DELETE, of sent
-  replies, is one statement per group (bot/sent_rows.py).
+- **commit** always runs in a thread: it may checkpoint the WAL and sync the file to disk.
+
+Writes run inline whatever their size: a purge that removes very many rows holds the loop while it runs.
 
 The connection is used by one session at a time (the pool's rule), and never by the inline path and a thread at
 once: every call waits until the connection's work in a thread has ended. That includes work whose caller was
@@ -49,9 +49,6 @@ def _busy(exc: BaseException) -> bool:
 def _reads_only(sql: str) -> bool:
     return sql.lstrip()[:6].upper() == "SELECT"
 
-
-def _deletes(sql: str) -> bool:
-    return sql.lstrip()[:6].upper() == "DELETE"
 
 
 class _Immediate:
@@ -169,8 +166,6 @@ class InlineConnection:
     async def _run(self, sql: str, work: Callable[[], T], *, interruptible: bool = True) -> T:
         if self.waiting():
             await self.settle()
-        if _deletes(sql):  # a purge may remove millions of rows, and a write cannot be interrupted: in a thread
-            return await self._thread(work)
         self._interrupted = False
         self._deadline = time.perf_counter() + INLINE_BUDGET_SECONDS if interruptible and _reads_only(sql) else None
         try:

@@ -124,31 +124,6 @@ async def test_short_statements_and_their_results_are_as_with_aiosqlite(tmp_path
     await engine.dispose()
 
 
-async def test_a_large_delete_runs_in_a_thread(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "purge.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await _table(engine, path)
-    sessions = session_factory(engine)
-    async with write_transaction(sessions) as session:
-        await session.execute(text("INSERT INTO t SELECT value FROM (WITH RECURSIVE c(value) AS (SELECT 1 UNION ALL "
-                                   "SELECT value + 1 FROM c WHERE value < 600000) SELECT value FROM c)"))
-
-    async def purge() -> object:
-        async with write_transaction(sessions) as session:
-            await session.execute(text("DELETE FROM t WHERE n % 2 = 0"))
-        return None
-
-    task: asyncio.Task[object] = asyncio.create_task(purge())
-    started = asyncio.get_running_loop().time()
-    ticks = await _ticks_while(task)
-    took = asyncio.get_running_loop().time() - started
-    await task
-    async with read_session(sessions) as session:
-        assert await session.scalar(text("SELECT count(*) FROM t")) == 300_000
-    assert took > 0.05 and ticks >= 5  # the loop ran other work while the rows were deleted
-    await engine.dispose()
-
-
 async def test_a_caller_cancelled_while_its_statement_runs_in_a_thread_leaves_the_connection_whole(
         tmp_path: pathlib.Path) -> None:
     """The thread cannot be stopped: the rollback and close that follow the cancellation wait for it (closing a
