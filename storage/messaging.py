@@ -28,7 +28,8 @@ def key_hash(key: str) -> str:
 
 
 async def pending_for(connection: AsyncConnection, person_ref: str) -> Sequence[Row[Any]]:
-    """OutboxRepo.pending_for on a bare connection (storage.db.read_connection): delivery reads it for every reply."""
+    """The person's messages in order: id, payload, attempts, next_attempt_at, last_error (read-only rows), on a
+    bare connection (storage.db.read_connection): delivery reads it for every reply."""
     result = await connection.execute(_PENDING, {"person_ref": person_ref})
     return result.all()
 
@@ -87,9 +88,6 @@ class OutboxRepo:
         return int(await self._session.scalar(select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.broadcast_id == broadcast_id)) or 0)
 
-    async def pending_for(self, person_ref: str) -> Sequence[Row[Any]]:
-        """The person's messages in order: id, payload, attempts, next_attempt_at, last_error (read-only rows)."""
-        return await pending_for(await self._session.connection(), person_ref)
 
     async def delivered(self, message_id: int) -> None:
         await self._session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))

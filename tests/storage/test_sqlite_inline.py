@@ -26,6 +26,12 @@ async def _ticks_while(work: asyncio.Future[object] | asyncio.Task[object]) -> i
     return ticks
 
 
+def _counting_to(n: int) -> str:
+    """A SELECT that runs for a while (a few hundred ms): SQLite counts to n."""
+    return (f"SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n})"
+            " SELECT x FROM c)")
+
+
 async def _table(engine: object, path: pathlib.Path) -> None:
     async with engine.begin() as connection:  # type: ignore[attr-defined]
         await connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
@@ -85,8 +91,7 @@ async def test_a_long_read_moves_to_a_thread_and_keeps_the_transaction(tmp_path:
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     await _table(engine, path)
     sessions = session_factory(engine)
-    count = ("SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000)"
-             " SELECT x FROM c)")
+    count = _counting_to(2_000_000)
 
     async def long_read_in_a_write() -> object:
         async with write_transaction(sessions) as session:
@@ -132,8 +137,7 @@ async def test_a_caller_cancelled_while_its_statement_runs_in_a_thread_leaves_th
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     await _table(engine, path)
     sessions = session_factory(engine)
-    count = ("SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)"
-             " SELECT x FROM c)")
+    count = _counting_to(3_000_000)
 
     async def long_read() -> object:
         async with read_session(sessions) as session:
