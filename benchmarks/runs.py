@@ -97,7 +97,9 @@ async def engine(fake: FakeApi, work: pathlib.Path, load: Load, profile: pathlib
               "driver_cpu_share": round(own / saturated.seconds, 2),
               "bot_cpu_ms_per_update": round(bot_cpu * 1000 / max(1, saturated.answered), 2),
               "api_calls_per_update": round(sum(calls.get(m, 0) for m in calls if m != "getUpdates")
-                                            / max(1, warm.answered + saturated.answered), 2)}
+                                            / max(1, warm.answered + saturated.answered), 2),
+              "calls_per_update": {m: round(n / max(1, warm.answered + saturated.answered), 2)
+                                   for m, n in sorted(calls.items())}}
     counted = work / f"{name}-sql.json"
     if "count-sql" in whatif and counted.exists():
         sql = json.loads(counted.read_text())

@@ -16,14 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import or_, select
-from telegram import (
-    BotCommand,
-    BotCommandScopeChat,
-    BotCommandScopeDefault,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Update,
-)
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, InlineKeyboardMarkup, Update
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
@@ -31,6 +24,7 @@ from telegram.ext import Application
 from bot.channels.base import Busy, ChannelEnv, DeliveryError
 from bot.channels.markup import to_html
 from bot.channels.split import split_text
+from bot.channels.telegram_calls import BotCalls, keyboard
 from bot.channels.telegram_inbound import to_inbound
 from bot.channels.telegram_polling import Poller, retry_seconds
 from bot.channels.telegram_request import AiohttpRequest
@@ -73,6 +67,7 @@ class TelegramChannel:
                                             pool_timeout=10))
                     .get_updates_request(AiohttpRequest(1, read_timeout=40))
                     .updater(None).build())
+        self._calls = BotCalls(self.app.bot)
         self._background: set[asyncio.Task[Any]] = set()
         self._poller: asyncio.Task[None] | None = None
 
@@ -187,9 +182,9 @@ class TelegramChannel:
         query = update.callback_query
         assert query is not None
         try:
-            await query.answer()
+            await self._calls.answer_button(query.id)
             if query.message is not None and query.message.chat.type == "private":
-                await query.edit_message_reply_markup(reply_markup=None)
+                await self._calls.remove_keyboard(query.message.chat.id, query.message.message_id)
         except Exception as exc:  # housekeeping only: never an unhandled task error
             log.debug("telegram: callback housekeeping failed: %s", type(exc).__name__)
 
@@ -205,7 +200,7 @@ class TelegramChannel:
         if not raw.lstrip("-").isascii() or not raw.lstrip("-").isdigit():
             raise DeliveryError("telegram: not a chat id", permanent=True)
         chat_id = int(raw)
-        keyboard = _keyboard(reply)
+        markup = keyboard(reply)
         pieces = [piece for part in (split_text(reply.text, TEXT_PIECE) if reply.text else [])
                   for piece in _fit_html(part)]
         try:
@@ -213,14 +208,14 @@ class TelegramChannel:
                 caption = pieces.pop(0) if pieces and len(to_html(pieces[0])) <= CAPTION_LIMIT else None
                 await self.app.bot.send_photo(
                     chat_id, photo=reply.image, caption=to_html(caption) if caption else None,
-                    parse_mode=ParseMode.HTML, reply_markup=keyboard if not pieces else None)
+                    parse_mode=ParseMode.HTML, reply_markup=_upload_markup(markup) if not pieces else None)
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1 and reply.document is None
-                await self.app.bot.send_message(chat_id, to_html(piece), parse_mode=ParseMode.HTML,
-                                                reply_markup=keyboard if last else None)
+                await self._calls.send_text(chat_id, to_html(piece), markup if last else None)
             if reply.document is not None:
                 await self.app.bot.send_document(chat_id, document=reply.document,
-                                                 filename=reply.document_name or "tai-lieu.pdf", reply_markup=keyboard)
+                                                 filename=reply.document_name or "tai-lieu.pdf",
+                                                 reply_markup=_upload_markup(markup))
         except RetryAfter as exc:
             raise DeliveryError("telegram: flood control", retry_after=retry_seconds(exc)) from None
         except Forbidden as exc:
@@ -239,11 +234,9 @@ def _fit_html(piece: str) -> list[str]:
     return [smaller for part in split_text(piece, max(200, len(piece) // 2)) for smaller in _fit_html(part)]
 
 
-def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.choices:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(choice.label, callback_data=choice.payload[:64])
-                                  for choice in row] for row in reply.choices])
+def _upload_markup(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    """The keyboard as PTB's object, for the uploads that go through PTB's own methods."""
+    return InlineKeyboardMarkup.de_json(markup, None) if markup is not None else None
 
 
 def _commands(menu: list[tuple[str, str]]) -> list[BotCommand]:
