@@ -11,37 +11,21 @@ Uploads (photos, documents) and the rare calls keep PTB's methods.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from telegram import Bot
 from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
 
 from bot.messages import Reply
 
 Keyboard = dict[str, list[list[dict[str, str]]]]
 
 
-class JsonBody(RequestData):
-    """RequestData whose parameters are already JSON values (no PTB objects, no files)."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        super().__init__()
-        self._values = {key: value for key, value in values.items() if value is not None}
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        return self._values
-
-    @property
-    def json_parameters(self) -> dict[str, str]:
-        return {key: value if isinstance(value, str) else json.dumps(value) for key, value in self._values.items()}
-
-    @property
-    def json_payload(self) -> bytes:
-        return json.dumps(self._values).encode()
+def _body(values: dict[str, Any]) -> RequestData:
+    """The parameters as PTB's RequestData, values already plain JSON (None left out, as PTB does)."""
+    # RequestParameter is PTB's own building block of RequestData (both final); its module is not exported.
+    return RequestData([RequestParameter(key, value, None) for key, value in values.items() if value is not None])
 
 
 def keyboard(reply: Reply) -> Keyboard | None:
@@ -66,7 +50,7 @@ class BotCalls:
 
     async def call(self, method: str, values: dict[str, Any]) -> Any:
         """One Bot API method; its `result`, or PTB's TelegramError for what the API refused."""
-        return await self._bot.request.post(f"{self._bot.base_url}/{method}", request_data=JsonBody(values))
+        return await self._bot.request.post(f"{self._bot.base_url}/{method}", request_data=_body(values))
 
     async def send_text(self, chat_id: int, html: str, markup: Keyboard | None) -> None:
         await self.call("sendMessage", {"chat_id": chat_id, "text": html, "parse_mode": "HTML",
