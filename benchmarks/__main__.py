@@ -31,6 +31,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small and fast: 10 people, 100 updates, …")
     parser.add_argument("--people", type=int, help="simulated people (default 200; quick 10)")
     parser.add_argument("--updates", type=int, help="updates in each saturated phase (default 5,000; quick 100)")
+    parser.add_argument("--turns", type=int,
+                        help="the baseline and the engine take turns this many times, each turn with its share of "
+                             "the updates, so that a machine whose speed drifts during the run affects both alike "
+                             "(default 3; quick 1)")
     parser.add_argument("--rate", type=float, help="offered updates/s of the latency phase (default 100)")
     parser.add_argument("--latency-seconds", type=float, help="length of the latency phase (default 30; quick 1.5)")
     parser.add_argument("--stats-people", type=int, help="people in the stats DB (default 100,000; quick 2,000)")
@@ -59,6 +63,7 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
         "quick": quick,
         "people": args.people or (10 if quick else 200),
         "updates": args.updates or (100 if quick else 5_000),
+        "turns": max(1, args.turns or (1 if quick else 3)),
         "warmup_per_person": 1 if quick else 2,
         "rate": args.rate or 100.0,
         "latency_seconds": args.latency_seconds or (1.5 if quick else 30.0),
@@ -77,12 +82,14 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
 async def measure(cfg: dict[str, Any], work: pathlib.Path, cache: pathlib.Path,
                   profile: pathlib.Path | None) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": report.machine(), "config": cfg, "errors": {}}
-    load = runs.Load(people=cfg["people"], updates=cfg["updates"], warmup_per_person=cfg["warmup_per_person"],
-                     rate=cfg["rate"], latency_seconds=cfg["latency_seconds"], stall_after=cfg["stall_after"])
+    turns = cfg["turns"]
+    load = runs.Load(people=cfg["people"], updates=max(1, cfg["updates"] // turns),
+                     warmup_per_person=cfg["warmup_per_person"], rate=cfg["rate"],
+                     latency_seconds=cfg["latency_seconds"], stall_after=cfg["stall_after"])
     phases = cfg["phases"]
 
     async def phase(name: str, body: Any) -> None:
-        if name.split(":")[0].removesuffix("_aiohttp") not in [*phases, "what_if"]:
+        if name.split(":")[0].split("#")[0].removesuffix("_aiohttp") not in [*phases, "what_if"]:
             body.close()
             return
         started = time.monotonic()
@@ -96,9 +103,18 @@ async def measure(cfg: dict[str, Any], work: pathlib.Path, cache: pathlib.Path,
 
     fake = await FakeApi.start()
     try:
-        await phase("baseline", runs.baseline(fake, work, load))
+        # Turns: baseline, engine, baseline, engine, … each on its share of the updates (a fresh database and a
+        # fresh process each time); the paced phase and the profile come with the last engine turn.
+        for turn in range(turns):
+            last = turn == turns - 1
+            await phase(f"baseline#{turn}", runs.baseline(fake, work, load))
+            await phase(f"engine#{turn}", runs.engine(fake, work, load, profile / "engine.txt" if profile and last
+                                                      else None, paced=last))
+        for bot in ("baseline", "engine"):
+            done = [results.pop(f"{bot}#{turn}") for turn in range(turns) if f"{bot}#{turn}" in results]
+            if done and len(done) == turns:
+                results[bot] = runs.combine(done)
         await phase("baseline_aiohttp", runs.baseline(fake, work, load, "aiohttp"))
-        await phase("engine", runs.engine(fake, work, load, profile / "engine.txt" if profile else None))
         for changes in cfg["what_if"]:
             out = profile / f"engine-{changes}.txt" if profile else None
             await phase(f"what_if:{changes}", runs.engine(fake, work, load, out, changes))
@@ -125,6 +141,9 @@ async def measure(cfg: dict[str, Any], work: pathlib.Path, cache: pathlib.Path,
             ratio = round(engine["per_second"] / base["per_second"], 3)
             if key == "engine":
                 results["ratio"] = ratio
+                pairs = zip((results["engine"].get("turns") or []), (results["baseline"].get("turns") or []),
+                            strict=False)
+                results["ratio_by_turn"] = [round(e["per_second"] / b["per_second"], 3) for e, b in pairs]
             else:
                 results[key]["ratio"] = ratio
     results["targets"] = report.verdicts(results)

@@ -123,7 +123,9 @@ def table(results: dict[str, Any]) -> str:
          f"fake CPU {_fmt(b.get('fake_cpu_share'))}, "
          f"driver CPU {_fmt(b.get('driver_cpu_share'))}"),
         ("engine / baseline", _fmt(results.get("ratio"), "×"),
-         "the issue's baseline: stock python-telegram-bot (httpx)"),
+         "the issue's baseline: stock python-telegram-bot (httpx)"
+         + (f"; turn by turn {', '.join(_fmt(r) for r in results['ratio_by_turn'])}"
+            if len(results.get("ratio_by_turn") or []) > 1 else "")),
         ("echo bot on the engine's transport", _fmt(((results.get("baseline_aiohttp") or {}).get("saturated") or {})
                                                     .get("per_second"), "updates/s"),
          f"bot CPU {_fmt((results.get('baseline_aiohttp') or {}).get('bot_cpu_ms_per_update'), 'ms')}/update; "

@@ -68,8 +68,8 @@ def _own_cpu() -> float:
 
 
 async def engine(fake: FakeApi, work: pathlib.Path, load: Load, profile: pathlib.Path | None,
-                 whatif: str = "") -> dict[str, Any]:
-    """The engine through its Telegram channel: a saturated phase, then a paced one for latency."""
+                 whatif: str = "", paced: bool = True) -> dict[str, Any]:
+    """The engine through its Telegram channel: a saturated phase, then (if `paced`) a paced one for latency."""
     users = list(range(LEARNER_BASE, LEARNER_BASE + load.people))
     name = f"engine-{whatif}" if whatif else "engine"
     database = work / f"{name}.db"
@@ -85,13 +85,14 @@ async def engine(fake: FakeApi, work: pathlib.Path, load: Load, profile: pathlib
         saturated = await crowd.saturate(load.updates, stall_after=load.stall_after)
         fake_stats = await fake.stats()
         bot_cpu, own = _cpu(proc) - cpu, _own_cpu() - own
-        latency = await crowd.paced(load.rate, load.latency_seconds, stall_after=load.stall_after)
+        latency = await crowd.paced(load.rate, load.latency_seconds, stall_after=load.stall_after) if paced else None
         peak = proc.peak_rss_mb()
     finally:
         code = await proc.stop()
     calls = fake_stats["methods"]
     result = {"startup_s": round(startup, 3), "first_api_call_s": round(first_call, 3),
-              "saturated": saturated.summary(), "latency": latency.summary(), "peak_rss_mb": peak, "exit_code": code,
+              "saturated": saturated.summary(), "latency": latency.summary() if latency else None, "peak_rss_mb": peak,
+              "exit_code": code,
               "bot_cpu_share": round(bot_cpu / saturated.seconds, 2) if saturated.seconds else None,
               "fake_cpu_share": round((fake_stats["cpu_seconds"] - fake_cpu) / saturated.seconds, 2),
               "driver_cpu_share": round(own / saturated.seconds, 2),
@@ -103,7 +104,7 @@ async def engine(fake: FakeApi, work: pathlib.Path, load: Load, profile: pathlib
     counted = work / f"{name}-sql.json"
     if "count-sql" in whatif and counted.exists():
         sql = json.loads(counted.read_text())
-        handled = warm.answered + saturated.answered + latency.answered
+        handled = warm.answered + saturated.answered + (latency.answered if latency else 0)
         result["sql_per_update"] = {k: round(v / handled, 2) for k, v in sorted(sql["counts"].items())}
         result["sql_ms_per_update"] = {k: round(v * 1000 / handled, 2) for k, v in sorted(sql["seconds"].items())}
     return result
@@ -260,3 +261,31 @@ def _max_window(times: list[float], window: float = 1.0) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+def combine(turns: list[dict[str, Any]]) -> dict[str, Any]:
+    """One bot's turns as one result: updates/s over all of them (every update over all the measured seconds),
+    CPU shares and per update weighted by time and updates, the slowest p99, the highest RSS; the paced figures
+    and start-up of the turn that had them. Each turn's own rate and CPU are kept under "turns"."""
+    if len(turns) == 1:
+        return turns[0]
+    merged = dict(turns[-1])
+    runs = [turn["saturated"] for turn in turns]
+    answered, seconds = sum(r["answered"] for r in runs), sum(r["seconds"] for r in runs)
+    saturated = dict(runs[-1])
+    saturated.update(answered=answered, seconds=round(seconds, 3), per_second=round(answered / seconds, 1),
+                     p50_ms=statistics.median(r["p50_ms"] for r in runs), p99_ms=max(r["p99_ms"] for r in runs),
+                     max_ms=max(r["max_ms"] for r in runs), off_script=sum(r["off_script"] for r in runs),
+                     stalled=sum(r["stalled"] for r in runs))
+    merged["saturated"] = saturated
+    for key in ("bot_cpu_share", "fake_cpu_share", "driver_cpu_share"):
+        merged[key] = round(sum(t[key] * t["saturated"]["seconds"] for t in turns) / seconds, 2)
+    merged["bot_cpu_ms_per_update"] = round(
+        sum(t["bot_cpu_ms_per_update"] * t["saturated"]["answered"] for t in turns) / answered, 2)
+    merged["peak_rss_mb"] = max(t["peak_rss_mb"] for t in turns if t.get("peak_rss_mb") is not None)
+    merged["startup_s"] = turns[0]["startup_s"]
+    merged["latency"] = next((t["latency"] for t in turns if t.get("latency")), None)
+    merged["exit_code"] = next((t["exit_code"] for t in turns if t["exit_code"]), 0)
+    merged["turns"] = [{"per_second": t["saturated"]["per_second"], "bot_cpu_ms_per_update":
+                        t["bot_cpu_ms_per_update"]} for t in turns]
+    return merged
