@@ -51,7 +51,7 @@ def test_quick_benchmark_writes_every_figure(tmp_path: pathlib.Path) -> None:
     assert len(results["engine"]["turns"]) == len(results["baseline"]["turns"]) == len(results["ratio_by_turn"]) == 2
     assert results["engine"]["saturated"]["off_script"] == 0  # every answer offered the button pressed next
     assert results["baseline"]["saturated"]["answered"] == 100
-    assert results["baseline_aiohttp"]["saturated"]["answered"] == 50  # the echo bot on the engine's transport: one turn
+    assert results["baseline_aiohttp"]["saturated"]["answered"] == 50  # echo bot, engine's transport: one turn
     assert results["stats"]["people"] == 2_000 and results["broadcast"]["recipients"] == 50
     assert results["broadcast"]["delivered"] == 50  # 429s are retried, nothing is lost
     assert {t["key"] for t in results["targets"]} == {"ratio", "p99", "thongke", "baocao", "rss_bot", "rss_stats",
