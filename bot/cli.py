@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import pathlib
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from bot import logsafe
 from bot.settings import Settings
@@ -104,13 +106,24 @@ def main(argv: list[str] | None = None) -> int:
     return _run(settings)
 
 
+def loop_runner(name: str) -> Callable[[Coroutine[Any, Any, None]], None]:
+    """`uvloop.run` (HOCVUSO_EVENT_LOOP=uvloop, where uvloop is installed) or `asyncio.run`."""
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:  # Windows, or a trimmed install: the standard loop does the same, a little slower
+            return asyncio.run
+        return uvloop.run
+    return asyncio.run
+
+
 def _run(settings: Settings) -> int:
     from bot.app import run
     from bot.settings import ConfigError
     from lessons.catalog import CatalogError
 
     try:
-        asyncio.run(run(settings))
+        loop_runner(settings.event_loop)(run(settings))
     except ConfigError as exc:
         print(f"hocvuso: {exc}", file=sys.stderr)
         return 2

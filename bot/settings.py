@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import pathlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     lessons_dir: pathlib.Path | None = None
     web_chat: bool = True
     log_level: str = "INFO"
+    # uvloop (the default, where it is installed) or the standard library's loop, e.g. to debug with asyncio's tools.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Where the platforms reach this server from outside (https://bot.example.vn); turns on webhooks.
     public_url: str = ""
     webhook_secret: SecretStr | None = None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
+import sys
 
 import pytest
+from pydantic import ValidationError
 
-from bot.cli import main
+from bot.cli import loop_runner, main
+from bot.settings import Settings
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -29,3 +33,23 @@ def test_run_explains_what_to_set(tmp_path: pathlib.Path, monkeypatch: pytest.Mo
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert "1:x" not in err  # a token never shows up in messages
+
+
+def test_the_app_runs_on_uvloop_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    loops: list[str] = []
+
+    async def probe() -> None:
+        loops.append(type(asyncio.get_running_loop()).__module__)
+
+    loop_runner(Settings().event_loop)(probe())
+    monkeypatch.setenv("HOCVUSO_EVENT_LOOP", "asyncio")
+    loop_runner(Settings().event_loop)(probe())
+    assert loops[0].startswith("uvloop") and loops[1].startswith("asyncio")
+    monkeypatch.setenv("HOCVUSO_EVENT_LOOP", "trio")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_without_uvloop_installed_the_standard_loop_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` now fails, as where it is not installed
+    assert loop_runner("uvloop") is asyncio.run
