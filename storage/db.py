@@ -91,10 +91,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Writers take the write lock up front (a deferred transaction that reads, then writes after another
         # writer committed, fails at once instead of waiting); readers (read_session) never take it.
         read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        if read_only == ONE_READ:
+            return  # one SELECT: SQLite's own transaction of the statement is the snapshot (read_connection)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 READ_ONLY_OPTION = "hocvuso_read_only"
+ONE_READ = "one statement"  # READ_ONLY_OPTION of read_connection
 
 
 @contextlib.asynccontextmanager
@@ -108,11 +111,12 @@ async def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
 
 @contextlib.asynccontextmanager
 async def read_connection(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
-    """A Core connection that only reads (as read_session, without an ORM session: for the busiest reads)."""
+    """A Core connection for one SELECT (as read_session, without an ORM session: for the busiest reads). On SQLite
+    no BEGIN is sent: a single statement is its own consistent snapshot. Run one statement on it, not several."""
     bind = sessions.kw.get("bind")
     assert isinstance(bind, AsyncEngine)
     async with bind.connect() as connection:
-        yield await connection.execution_options(**{READ_ONLY_OPTION: True})
+        yield await connection.execution_options(**{READ_ONLY_OPTION: ONE_READ})
 
 
 _WRITERS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()

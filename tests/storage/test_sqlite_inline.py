@@ -8,7 +8,7 @@ import pathlib
 import sqlite3
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 from storage import db as storage_db
@@ -153,4 +153,30 @@ async def test_a_caller_cancelled_while_its_statement_runs_in_a_thread_leaves_th
             await session.execute(text("INSERT INTO t VALUES (1)"))
     async with read_session(sessions) as session:
         assert await session.scalar(text("SELECT count(*) FROM t")) == 3
+    await engine.dispose()
+
+
+async def test_a_one_statement_read_sends_no_begin_and_sees_only_what_is_committed(tmp_path: pathlib.Path) -> None:
+    """read_connection (delivery's read of the outbox, once per reply): on SQLite a single SELECT is its own
+    snapshot, so no BEGIN is sent; a writer's uncommitted rows stay invisible all the same."""
+    path = tmp_path / "one-read.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await _table(engine, path)
+    sessions = session_factory(engine)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: statements.append(statement.split()[0].upper()))
+    async with write_transaction(sessions) as session:
+        await session.execute(text("INSERT INTO t VALUES (1)"))
+    async with write_transaction(sessions) as writing:
+        await writing.execute(text("INSERT INTO t VALUES (2)"))  # not committed while the read runs
+        statements.clear()
+        async with storage_db.read_connection(sessions) as connection:
+            rows = (await connection.execute(text("SELECT n FROM t"))).scalars().all()
+        assert rows == [1]
+        assert statements == ["SELECT"]
+    statements.clear()
+    async with read_session(sessions) as session:  # a session that reads several statements still begins
+        await session.execute(text("SELECT n FROM t"))
+        assert statements == ["BEGIN", "SELECT"]
     await engine.dispose()
