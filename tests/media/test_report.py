@@ -115,6 +115,11 @@ async def test_the_detail_sheets(figures: tuple[MonthReport, Overview]) -> None:
     assert hamlets[0] == (H1, 7, 2, 5, 3, 3, 1, 5, 5 / 7)
     assert hamlets[-1] == ("Tổng cộng", 19, 7, 15, 7, 8, 2, 11, 11 / 19)
     assert book["Theo xóm"].cell(3, 9).number_format.endswith("%")
+    first, count = book["Theo xóm"].cell(3, 1), book["Theo xóm"].cell(3, 2)  # a table's cells: boxed, formatted
+    assert all(side.style == "thin" for cell in (first, count)
+               for side in (cell.border.left, cell.border.right, cell.border.top, cell.border.bottom))
+    assert first.alignment.wrap_text and count.number_format == "#,##0" and not count.font.bold
+    assert book["Theo xóm"].cell(len(hamlets) + 2, 1).font.bold  # the total row
     lessons = [tuple(c.value for c in row) for row in book["Theo bài học"].iter_rows(min_row=3)]
     assert lessons[0] == ("Quét mã QR bằng Zalo", "zalo-a", 7, 4, "bước 2/4", 3)
     mentors = [tuple(c.value for c in row) for row in book["Theo tình nguyện viên"].iter_rows(min_row=3)]
