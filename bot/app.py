@@ -210,7 +210,9 @@ async def run(settings: Settings) -> None:
         await app.serve()
         # Everything loaded at start-up (lessons, libraries, the app) lives as long as the process: kept out of the
         # cyclic garbage collector's full passes, which otherwise walk all of it and pause the loop under load.
+        # `hocvuso run` starts with the collector off (bot/cli.py): it comes on here, once serving.
         gc.freeze()
+        gc.enable()
         if app.web_channel is not None:
             print(f"Trợ lý số đang chạy: mở http://{settings.host}:{settings.port} trong trình duyệt.", flush=True)
         await stop.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import pathlib
 import sys
 from collections.abc import Callable, Coroutine
@@ -118,6 +119,10 @@ def loop_runner(name: str) -> Callable[[Coroutine[Any, Any, None]], None]:
 
 
 def _run(settings: Settings) -> int:
+    # No cyclic garbage collection while starting: imports, lessons and migrations make objects that live as long
+    # as the process, and the collector walking them again and again cost about a tenth of the start-up's CPU. It
+    # comes back on once the app serves (bot/app.py run), which first freezes what start-up made.
+    gc.disable()
     from bot.app import run
     from bot.settings import ConfigError
     from lessons.catalog import CatalogError

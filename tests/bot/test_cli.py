@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import pathlib
 import sys
 
@@ -53,3 +54,41 @@ def test_the_app_runs_on_uvloop_unless_told_otherwise(monkeypatch: pytest.Monkey
 def test_without_uvloop_installed_the_standard_loop_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` now fails, as where it is not installed
     assert loop_runner("uvloop") is asyncio.run
+
+
+def test_start_up_runs_without_the_garbage_collector_and_serving_with_it(tmp_path: pathlib.Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hocvuso run` turns the cyclic collector off while it imports, loads and migrates; once the app serves, what
+    start-up made is frozen and the collector is back on."""
+    from bot import app as app_module
+    from bot import cli
+    from tests.channels.telegram_helpers import free_port
+    from tests.harness import settings_for
+
+    events: list[tuple[str, bool]] = []
+    real_serve = app_module.App.serve
+
+    async def serve(self: app_module.App) -> None:
+        events.append(("serve", gc.isenabled()))
+        await real_serve(self)
+
+    class Collector:  # the app's gc, watched; back on, the test stops the app as a Ctrl-C would
+        @staticmethod
+        def freeze() -> None:
+            events.append(("freeze", gc.isenabled()))
+
+        @staticmethod
+        def enable() -> None:
+            events.append(("enable", gc.isenabled()))
+            gc.enable()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(app_module.App, "serve", serve)
+    monkeypatch.setattr(app_module, "gc", Collector)
+    settings = settings_for(tmp_path / "gc.db", web_chat=True, port=free_port(), host="127.0.0.1")
+    try:
+        assert cli._run(settings) == 0
+    finally:
+        gc.enable()
+    assert events == [("serve", False), ("freeze", False), ("enable", False)]
+    assert gc.isenabled()
