@@ -61,10 +61,10 @@ TARGETS = [
     Target("broadcast", "broadcast rate / limit (0 if any 429 or loss)", "", _zero_429_and_rate,
            lambda v: v >= 0.95, "≥ 0.95, no 429"),
     Target("startup", "start-up to first getUpdates (migrated DB)", "s",
-           _first(_get("engine", "startup_s"), _get("startup", "migrated_median_s")),
+           _first(_get("startup", "migrated_median_s"), _get("engine", "startup_s")),
            lambda v: v <= 1.5, "≤ 1.5 s"),
     Target("startup_fresh", "start-up to first getUpdates (new DB)", "s",
-           _first(_get("fresh_start", "startup_s"), _get("startup", "new_median_s")),
+           _first(_get("startup", "new_median_s"), _get("fresh_start", "startup_s")),
            lambda v: v <= 1.5, "≤ 1.5 s"),
 ]
 
