@@ -123,21 +123,24 @@ def _run(settings: Settings) -> int:
     # as the process, and the collector walking them again and again cost about a tenth of the start-up's CPU. It
     # comes back on once the app serves (bot/app.py run), which first freezes what start-up made.
     gc.disable()
-    from bot.app import run
-    from bot.settings import ConfigError
-    from lessons.catalog import CatalogError
-
     try:
-        loop_runner(settings.event_loop)(run(settings))
-    except ConfigError as exc:
-        print(f"hocvuso: {exc}", file=sys.stderr)
-        return 2
-    except CatalogError as exc:
-        print(f"hocvuso: the lessons have errors:\n{exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
-    return 0
+        from bot.app import run
+        from bot.settings import ConfigError
+        from lessons.catalog import CatalogError
+
+        try:
+            loop_runner(settings.event_loop)(run(settings))
+        except ConfigError as exc:
+            print(f"hocvuso: {exc}", file=sys.stderr)
+            return 2
+        except CatalogError as exc:
+            print(f"hocvuso: the lessons have errors:\n{exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            pass
+        return 0
+    finally:
+        gc.enable()  # a start-up that failed never got to serve (callers in the same process go on collecting)
 
 
 def _db_upgrade(settings: Settings) -> int:

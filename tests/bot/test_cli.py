@@ -33,6 +33,7 @@ def test_run_explains_what_to_set(tmp_path: pathlib.Path, monkeypatch: pytest.Mo
     assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+    assert gc.isenabled()  # start-up turns the collector off; a refused start-up turns it back on
     assert "1:x" not in err  # a token never shows up in messages
 
 
