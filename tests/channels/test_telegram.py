@@ -18,14 +18,6 @@ from tests.fakes.telegram_api import Failure, FakeTelegram
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: pathlib.Path) -> AsyncIterator[App]:
     app = await start_bot(tmp_path / "bot.db", fake)
     yield app

@@ -19,14 +19,6 @@ CHAT = 1001
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def calls(fake: FakeTelegram) -> AsyncIterator[BotCalls]:
     bot = Bot(fake.token, base_url=f"{fake.root}/bot", request=AiohttpRequest(2, read_timeout=2),
               get_updates_request=AiohttpRequest(1, read_timeout=5))

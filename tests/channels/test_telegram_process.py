@@ -10,9 +10,6 @@ import pathlib
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
-
-import pytest
 
 from tests.channels.telegram_helpers import buttons, free_port
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
@@ -20,14 +17,6 @@ from tests.harness import TEST_LESSONS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HOCVUSO = pathlib.Path(sys.executable).with_name("hocvuso")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def environment(fake: FakeTelegram, db: pathlib.Path) -> dict[str, str]:

@@ -19,14 +19,6 @@ CHAT = 1001
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
 def bot_for(root: str, token: str, request: BaseRequest) -> Bot:
     return Bot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot", request=request,
                get_updates_request=AiohttpRequest(1, read_timeout=5))

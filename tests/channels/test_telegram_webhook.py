@@ -20,14 +20,6 @@ SECRET = "webhook-secret-0123456789"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: pathlib.Path) -> AsyncIterator[App]:
     port = free_port()
     app = await start_bot(tmp_path / "bot.db", fake, port=port, public_url=f"http://127.0.0.1:{port}",
