@@ -112,7 +112,7 @@ async def measure(cfg: dict[str, Any], work: pathlib.Path, cache: pathlib.Path,
                                                       else None, paced=last))
         for bot in ("baseline", "engine"):
             done = [results.pop(f"{bot}#{turn}") for turn in range(turns) if f"{bot}#{turn}" in results]
-            if done and len(done) == turns:
+            if len(done) == turns:  # a turn that failed is in results["errors"]; no combined figure then
                 results[bot] = runs.combine(done)
         await phase("baseline_aiohttp", runs.baseline(fake, work, load, "aiohttp"))
         for changes in cfg["what_if"]:

@@ -90,6 +90,7 @@ async def engine(fake: FakeApi, work: pathlib.Path, load: Load, profile: pathlib
     finally:
         code = await proc.stop()
     calls = fake_stats["methods"]
+    counted_updates = max(1, warm.answered + saturated.answered)  # the calls were counted since the fake's reset
     result = {"startup_s": round(startup, 3), "first_api_call_s": round(first_call, 3),
               "saturated": saturated.summary(), "latency": latency.summary() if latency else None, "peak_rss_mb": peak,
               "exit_code": code,
@@ -97,10 +98,8 @@ async def engine(fake: FakeApi, work: pathlib.Path, load: Load, profile: pathlib
               "fake_cpu_share": round((fake_stats["cpu_seconds"] - fake_cpu) / saturated.seconds, 2),
               "driver_cpu_share": round(own / saturated.seconds, 2),
               "bot_cpu_ms_per_update": round(bot_cpu * 1000 / max(1, saturated.answered), 2),
-              "api_calls_per_update": round(sum(calls.get(m, 0) for m in calls if m != "getUpdates")
-                                            / max(1, warm.answered + saturated.answered), 2),
-              "calls_per_update": {m: round(n / max(1, warm.answered + saturated.answered), 2)
-                                   for m, n in sorted(calls.items())}}
+              "api_calls_per_update": round(sum(n for m, n in calls.items() if m != "getUpdates") / counted_updates, 2),
+              "calls_per_update": {m: round(n / counted_updates, 2) for m, n in sorted(calls.items())}}
     counted = work / f"{name}-sql.json"
     if "count-sql" in whatif and counted.exists():
         sql = json.loads(counted.read_text())

@@ -88,7 +88,6 @@ class OutboxRepo:
         return int(await self._session.scalar(select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.broadcast_id == broadcast_id)) or 0)
 
-
     async def delivered(self, message_id: int) -> None:
         await self._session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
 

@@ -50,7 +50,6 @@ def _reads_only(sql: str) -> bool:
     return sql.lstrip()[:6].upper() == "SELECT"
 
 
-
 class _Immediate:
     """aiosqlite's call queue, as SQLAlchemy's dialect uses it (`_tx.put_nowait((future, function))`): run now."""
 

@@ -41,7 +41,6 @@ _PERCENT = "0.0%"
 
 
 @functools.cache
-@functools.cache
 def _styles() -> Any:
     """openpyxl and the cell styles, imported when the first workbook is made (openpyxl takes about 0.1 s to
     import: not at start-up)."""
@@ -298,10 +297,10 @@ def _table_style(book: Any, number_format: str, *, wrap: bool, bold: bool) -> st
     """A table cell's look as a named style of the workbook, made the first time it is needed. Setting a cell's
     border, format, alignment and font one by one makes openpyxl hash each of them into its style lists (more than
     a millisecond per cell: a thousand mentors took over a second); a named style is copied as it is."""
-    from openpyxl.styles import NamedStyle
-
     name = f"Bảng {number_format}{' xuống dòng' if wrap else ''}{' đậm' if bold else ''}"
     if name not in book.named_styles:
+        from openpyxl.styles import NamedStyle
+
         style = _styles()
         look = NamedStyle(name=name, border=style.box, number_format=number_format)  # the book's default font
         if wrap:

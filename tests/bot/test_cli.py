@@ -43,6 +43,7 @@ def test_the_app_runs_on_uvloop_unless_told_otherwise(monkeypatch: pytest.Monkey
     async def probe() -> None:
         loops.append(type(asyncio.get_running_loop()).__module__)
 
+    monkeypatch.delenv("HOCVUSO_EVENT_LOOP", raising=False)  # the default, whatever the shell has set
     loop_runner(Settings().event_loop)(probe())
     monkeypatch.setenv("HOCVUSO_EVENT_LOOP", "asyncio")
     loop_runner(Settings().event_loop)(probe())

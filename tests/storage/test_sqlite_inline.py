@@ -10,6 +10,7 @@ import sqlite3
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage import db as storage_db
 from storage.db import create_engine, is_transient, read_session, session_factory, write_transaction
@@ -32,19 +33,20 @@ def _counting_to(n: int) -> str:
             " SELECT x FROM c)")
 
 
-async def _table(engine: object, path: pathlib.Path) -> None:
-    async with engine.begin() as connection:  # type: ignore[attr-defined]
+async def _database(path: pathlib.Path) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+    """The app's engine on a new file with one table, t (n INTEGER), and its sessions."""
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as connection:
         await connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    return engine, session_factory(engine)
 
 
 async def test_a_write_that_waits_for_another_process_lock_does_not_stop_the_loop(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "busy.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await _table(engine, path)
+    engine, sessions = await _database(path)
     other = sqlite3.connect(path, isolation_level=None)  # another process, as far as SQLite can tell
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO t VALUES (1)")
-    sessions = session_factory(engine)
 
     async def write() -> object:
         async with write_transaction(sessions) as session:
@@ -69,11 +71,9 @@ async def test_a_lock_held_past_the_busy_timeout_is_a_transient_error(tmp_path: 
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(storage_db, "SQLITE_BUSY_TIMEOUT_MS", 200)
     path = tmp_path / "locked.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await _table(engine, path)
+    engine, sessions = await _database(path)
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
-    sessions = session_factory(engine)
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(OperationalError) as caught:
@@ -88,9 +88,7 @@ async def test_a_lock_held_past_the_busy_timeout_is_a_transient_error(tmp_path: 
 
 async def test_a_long_read_moves_to_a_thread_and_keeps_the_transaction(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "long.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await _table(engine, path)
-    sessions = session_factory(engine)
+    engine, sessions = await _database(path)
     count = _counting_to(2_000_000)
 
     async def long_read_in_a_write() -> object:
@@ -113,9 +111,7 @@ async def test_a_long_read_moves_to_a_thread_and_keeps_the_transaction(tmp_path:
 
 async def test_short_statements_and_their_results_are_as_with_aiosqlite(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "short.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await _table(engine, path)
-    sessions = session_factory(engine)
+    engine, sessions = await _database(path)
     async with write_transaction(sessions) as session:
         await session.execute(text("INSERT INTO t VALUES (:n)"), [{"n": n} for n in range(5)])  # executemany
         inserted = await session.execute(text("INSERT INTO t VALUES (99)"))
@@ -134,9 +130,7 @@ async def test_a_caller_cancelled_while_its_statement_runs_in_a_thread_leaves_th
     """The thread cannot be stopped: the rollback and close that follow the cancellation wait for it (closing a
     connection another thread is using would crash the process)."""
     path = tmp_path / "cancel.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await _table(engine, path)
-    sessions = session_factory(engine)
+    engine, sessions = await _database(path)
     count = _counting_to(3_000_000)
 
     async def long_read() -> object:
@@ -160,9 +154,7 @@ async def test_a_one_statement_read_sends_no_begin_and_sees_only_what_is_committ
     """read_connection (delivery's read of the outbox, once per reply): on SQLite a single SELECT is its own
     snapshot, so no BEGIN is sent; a writer's uncommitted rows stay invisible all the same."""
     path = tmp_path / "one-read.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await _table(engine, path)
-    sessions = session_factory(engine)
+    engine, sessions = await _database(path)
     statements: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute",
                  lambda conn, cursor, statement, *rest: statements.append(statement.split()[0].upper()))
