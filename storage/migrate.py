@@ -6,7 +6,8 @@ hocvuso needs no alembic.ini.
 Most starts find the database already at the newest revision. That is checked first, without importing Alembic
 (about 0.1 s of start-up): the newest revision is read from the migration files and compared with the
 `alembic_version` row. Anything else (a new database, an older revision, files that cannot be read that way) goes
-through Alembic as before. On PostgreSQL an advisory lock makes workers that start together migrate one at a time.
+through Alembic as before, except a new, empty SQLite database, which is given the head schema from one SQL file
+(storage/sqlite_schema.py). On PostgreSQL an advisory lock makes workers that start together migrate one at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import sqlite_schema
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -72,11 +75,17 @@ def at_head(connection: Connection) -> bool:
     return list(rows) == [head]
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "head", *, use_snapshot: bool = True) -> None:
+    """Bring the database to `revision`. A new, empty SQLite database asked for head gets the schema from
+    storage/sqlite_schema.sql in one go (`use_snapshot=False` makes Alembic build it, as when that file is written)."""
+
     def _run(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(_MIGRATION_LOCK)  # held until commit: the next worker then finds it done
         if revision == "head" and at_head(connection):
+            return
+        if (use_snapshot and revision == "head" and connection.dialect.name == "sqlite"
+                and sqlite_schema.is_empty(connection) and sqlite_schema.create(connection, head_revision())):
             return
         from alembic import command
 
