@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import pathlib
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import event
@@ -120,6 +121,15 @@ async def read_connection(sessions: async_sessionmaker[AsyncSession]) -> AsyncIt
 
 
 _WRITERS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+# Set inside write_transaction: this task (and what it starts) holds the process's write queue.
+_WRITING: contextvars.ContextVar[bool] = contextvars.ContextVar("hocvuso_writing", default=False)
+
+
+def _writers(engine: AsyncEngine) -> asyncio.Lock:
+    key = engine.sync_engine
+    if key not in _WRITERS:
+        _WRITERS[key] = asyncio.Lock()
+    return _WRITERS[key]
 
 
 @contextlib.asynccontextmanager
@@ -133,12 +143,70 @@ async def write_transaction(sessions: async_sessionmaker[AsyncSession]) -> Async
     bind = sessions.kw.get("bind")
     lock: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
     if isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite":
-        key = bind.sync_engine
-        if key not in _WRITERS:
-            _WRITERS[key] = asyncio.Lock()
-        lock = _WRITERS[key]
+        lock = _writers(bind)
     async with lock, sessions() as session, session.begin():
-        yield session
+        writing = _WRITING.set(True)
+        try:
+            yield session
+        finally:
+            _WRITING.reset(writing)
+
+
+@contextlib.asynccontextmanager
+async def readers_beside(session: AsyncSession, count: int) -> AsyncIterator[list[AsyncSession]]:
+    """`count` read-only sessions on `session`'s database, for reads meant to run at the same time: a report's long
+    SELECTs, each on its own connection (on SQLite, in a thread of its own, so that they use every core). None (an
+    empty list) when `session` is not bound to an engine: the caller then reads on `session` alone.
+
+    They see what was committed when they were opened, not `session`'s own uncommitted writes. On SQLite their
+    snapshots are taken together while no writer of this process can commit: either this task is inside a write
+    transaction (the others queue behind it), or the write queue is held while they open. On PostgreSQL each
+    statement sees what was committed when it started, as on `session` (READ COMMITTED)."""
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine) or count < 1:
+        yield []
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        readers = [await stack.enter_async_context(AsyncSession(engine, expire_on_commit=False))
+                   for _ in range(count)]
+        if engine.dialect.name == "sqlite":
+            async with contextlib.nullcontext() if _WRITING.get() else _writers(engine):
+                for reader in readers:  # deferred BEGIN, then a read: the snapshot is taken here
+                    connection = await reader.connection(execution_options={READ_ONLY_OPTION: True})
+                    await connection.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1")
+        yield readers
+
+
+Read = Callable[[AsyncSession], Coroutine[Any, Any, Any]]
+
+
+@contextlib.asynccontextmanager
+async def reads_beside(session: AsyncSession, *reads: Read) -> AsyncIterator[list[asyncio.Future[Any]]]:
+    """Start each of `reads` on a reader of its own (`readers_beside`); the body gets their futures, in order, and
+    awaits each where it needs the result, reading on `session` meanwhile if it likes. Without readers each read
+    runs on `session` first, one after another. If a read or the body fails, what still runs is cancelled and the
+    first error is raised as it is (not as an exception group)."""
+    async with readers_beside(session, len(reads)) as readers:
+        if not readers:
+            done = []
+            for read in reads:
+                done.append(future := asyncio.get_running_loop().create_future())
+                future.set_result(await read(session))
+            yield done
+            return
+        try:
+            async with asyncio.TaskGroup() as group:
+                yield [group.create_task(read(reader)) for read, reader in zip(reads, readers, strict=True)]
+        except BaseExceptionGroup as failed:
+            first = next((e for e in failed.exceptions if not isinstance(e, asyncio.CancelledError)),
+                         failed.exceptions[0])
+            raise first from None
+
+
+async def read_together(session: AsyncSession, *reads: Read) -> list[Any]:
+    """Each of `reads` on a reader of its own, all at the same time (`reads_beside`); their results in order."""
+    async with reads_beside(session, *reads) as running:
+        return [await future for future in running]
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
