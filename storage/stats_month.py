@@ -5,14 +5,16 @@ of the figures are in that module's docstring.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.anonymous import AnonymousCounts
+from storage.db import reads_beside
 from storage.models import Commune, LessonProgress, Person, ProgressEvent
 from storage.models_commune import Contest, ContestEntry
 from storage.models_help import Certificate, Escalation
@@ -102,30 +104,40 @@ class MonthQueries(StatsQueries):
 
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
-        self._active: dict[tuple[int, dt.datetime, dt.datetime], dict[int | None, int]] = {}
+        self._active: dict[tuple[int, dt.datetime, dt.datetime], asyncio.Future[dict[int | None, int]]] = {}
 
     async def month(self, commune_id: int, year: int, month: int, tracks: Tracks, lessons: Sequence[LessonSpec],
                     *, zone: dt.tzinfo = VN_ZONE, track_titles: Mapping[str, str] | None = None) -> MonthReport:
         """Everything the monthly report shows for `month`/`year` (local calendar month in `zone`)."""
         start, end = month_bounds(year, month, zone)
-        periods: list[Period] = [(start, end), month_bounds(*previous_month(year, month), zone), (None, end)]
-        progress = await self._progress(commune_id, tracks, periods)
-        hamlets = await self._hamlet_rows(commune_id, start, end, progress)
-        this_month, previous, to_date = await self._figures(commune_id, tracks, periods, progress)
+        before = month_bounds(*previous_month(year, month), zone)
+        periods: list[Period] = [(start, end), before, (None, end)]
+        # The four longest reads start at once, each on a connection of its own (storage.db.reads_beside); the
+        # others run here meanwhile, and wait for those only where they need their results.
+        async with reads_beside(self._session,
+                                lambda s: MonthQueries(s)._progress(commune_id, tracks, periods),
+                                lambda s: MonthQueries(s)._count_active(commune_id, start, end),
+                                lambda s: MonthQueries(s)._count_active(commune_id, *before),
+                                lambda s: MonthQueries(s)._lesson_rows(commune_id, lessons, start, end)
+                                ) as (progress, active, active_before, by_lesson):
+            self._active[(commune_id, start, end)] = active
+            self._active[(commune_id, *before)] = active_before
+            commune_name = await self._session.scalar(select(Commune.name).where(Commune.id == commune_id))
+            adults_to_date = (await self._session.scalar(select(func.count()).select_from(Person).where(
+                *learners(commune_id), Person.age_group.in_(ADULT_GROUPS), Person.created_at < end)) or 0) + (
+                await AnonymousCounts(self._session).total(commune_id, "person", [(None, end)], ages=ADULT_GROUPS))[0]
+            by_mentor = await self._mentor_rows(commune_id, start, end)
+            contests = await self._contests(commune_id, start, end)
+            this_month, previous, to_date = await self._figures(commune_id, tracks, periods, progress)
+            hamlets = await self._hamlet_rows(commune_id, start, end, await progress)
+            commendations = await self._commendations(commune_id, tracks, start, end, hamlets, await progress)
+            lesson_rows = await by_lesson
         return MonthReport(
-            commune_id=commune_id,
-            commune_name=await self._session.scalar(select(Commune.name).where(Commune.id == commune_id)) or "",
-            year=year, month=month, period=f"{month}/{year}",
+            commune_id=commune_id, commune_name=commune_name or "", year=year, month=month, period=f"{month}/{year}",
             track_titles={t: (track_titles or {}).get(t, t) for t in tracks},
-            this_month=this_month, previous=previous, to_date=to_date,
-            adults_to_date=(await self._session.scalar(select(func.count()).select_from(Person).where(
-                *learners(commune_id), Person.age_group.in_(ADULT_GROUPS), Person.created_at < end)) or 0)
-            + (await AnonymousCounts(self._session).total(commune_id, "person", [(None, end)], ages=ADULT_GROUPS))[0],
-            by_hamlet=hamlets,
-            by_lesson=await self._lesson_rows(commune_id, lessons, start, end),
-            by_mentor=await self._mentor_rows(commune_id, start, end),
-            commendations=await self._commendations(commune_id, tracks, start, end, hamlets, progress),
-            contests=await self._contests(commune_id, start, end),
+            this_month=this_month, previous=previous, to_date=to_date, adults_to_date=adults_to_date,
+            by_hamlet=hamlets, by_lesson=lesson_rows, by_mentor=by_mentor, commendations=commendations,
+            contests=contests,
         )
 
     async def commendations(self, commune_id: int, year: int, month: int, tracks: Tracks, *,
@@ -169,8 +181,9 @@ class MonthQueries(StatsQueries):
     # -- the summary figures --
 
     async def _figures(self, commune_id: int, tracks: Tracks, periods: Sequence[Period],
-                       progress: Progress) -> list[MonthFigures]:
-        """The summary of each period, one query per figure for all periods together (one pass over the rows)."""
+                       progress: Awaitable[Progress]) -> list[MonthFigures]:
+        """The summary of each period, one query per figure for all periods together (one pass over the rows).
+        `progress` (and the active people) are awaited only after the queries, which run meanwhile."""
         s = self._session
         new_people = (await s.execute(select(*(func.sum(flag(within(Person.created_at, a, b))) for a, b in periods))
                                       .select_from(Person).where(*learners(commune_id)))).one()
@@ -179,12 +192,6 @@ class MonthQueries(StatsQueries):
                 for figure in ("person", "lessons", "assisted")}
         gone_tracks = await anonymous.sums(commune_id, "track", ("key",), periods)
         gone_milestones = await anonymous.sums(commune_id, "milestone", ("key",), periods)
-        active = [None if a is None else sum((await self._active_by_hamlet(commune_id, a, b)).values())
-                  for a, b in periods]
-        k, t = len(periods), len(tracks)
-        completions = [progress.total(j) for j in range(2 * k)]  # done_j, then assisted_j
-        finishers = [{track: progress.total(3 * k + j * t + i) + gone_tracks.get(track, [0] * k)[j]
-                      for i, track in enumerate(tracks)} for j in range(k)]
         resolved = [within(Escalation.resolved_at, a, b) for a, b in periods]
         help_figures = (await s.execute(
             select(*(func.sum(flag(within(Escalation.created_at, a, b))) for a, b in periods),
@@ -203,10 +210,18 @@ class MonthQueries(StatsQueries):
                 if n:
                     found[str(milestone)] = found.get(str(milestone), 0) + n
         ours = Escalation.commune_id == commune_id
+        minutes = [(await self.help_minutes(Escalation.claimed_at, and_(ours, within(Escalation.claimed_at, a, b))),
+                    await self.help_minutes(Escalation.resolved_at, and_(ours, resolved[i])))
+                   for i, (a, b) in enumerate(periods)]
+        active = [None if a is None else sum((await self._active_by_hamlet(commune_id, a, b)).values())
+                  for a, b in periods]
+        done = await progress
+        k, t = len(periods), len(tracks)
+        completions = [done.total(j) for j in range(2 * k)]  # done_j, then assisted_j
+        finishers = [{track: done.total(3 * k + j * t + i) + gone_tracks.get(track, [0] * k)[j]
+                      for i, track in enumerate(tracks)} for j in range(k)]
         figures = []
-        for i, (a, b) in enumerate(periods):
-            claim = await self.help_minutes(Escalation.claimed_at, and_(ours, within(Escalation.claimed_at, a, b)))
-            resolve = await self.help_minutes(Escalation.resolved_at, and_(ours, resolved[i]))
+        for i, (claim, resolve) in enumerate(minutes):
             figures.append(MonthFigures(
                 new_people=int(new_people[i] or 0) + gone["person"][i], active_people=active[i],
                 lessons_completed=completions[i] + gone["lessons"][i],
@@ -218,16 +233,23 @@ class MonthQueries(StatsQueries):
         return figures
 
     async def _active_by_hamlet(self, commune_id: int, start: dt.datetime, end: dt.datetime) -> dict[int | None, int]:
-        """hamlet id → people active in [start, end); remembered, as it walks the period's events."""
+        """hamlet id → people active in [start, end); remembered (or being counted beside, by `month`), as it walks
+        the period's events."""
         key = (commune_id, start, end)
         if key not in self._active:
-            self._active[key] = {hamlet: int(n) for hamlet, n in (await self._session.execute(
-                select(Person.hamlet_id, func.count()).where(*learners(commune_id), active_in(start, end))
-                .group_by(Person.hamlet_id))).all()}
-            for hamlet, (n,) in (await AnonymousCounts(self._session).sums(commune_id, "active",
-                                                                           periods=[(start, end)])).items():
-                self._active[key][hamlet] = self._active[key].get(hamlet, 0) + n
-        return self._active[key]
+            counted = asyncio.get_running_loop().create_future()
+            counted.set_result(await self._count_active(commune_id, start, end))
+            self._active[key] = counted
+        return await self._active[key]
+
+    async def _count_active(self, commune_id: int, start: dt.datetime, end: dt.datetime) -> dict[int | None, int]:
+        active = {hamlet: int(n) for hamlet, n in (await self._session.execute(
+            select(Person.hamlet_id, func.count()).where(*learners(commune_id), active_in(start, end))
+            .group_by(Person.hamlet_id))).all()}
+        for hamlet, (n,) in (await AnonymousCounts(self._session).sums(commune_id, "active",
+                                                                       periods=[(start, end)])).items():
+            active[hamlet] = active.get(hamlet, 0) + n
+        return active
 
     # -- the tables --
 
