@@ -6,13 +6,24 @@ The engine builds one Context per inbound inside its transaction; a handler neve
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import Choice, Effect, Inbound, NotifyPerson, RefreshCommands, Reply, ScheduleJob, SendReply
+from bot.messages import (
+    AfterCommit,
+    Choice,
+    Effect,
+    Inbound,
+    NotifyPerson,
+    RefreshCommands,
+    Reply,
+    ScheduleJob,
+    SendReply,
+)
 from lessons.catalog import Catalog
 from storage.broadcasts import BroadcastsRepo
 from storage.certificates import CertificatesRepo
@@ -118,6 +129,11 @@ class Context:
 
     def refresh_commands(self, person: str | None = None) -> None:
         self.effects.append(RefreshCommands(person=person or self.ref))
+
+    def after_commit(self, work: Callable[[Context], Awaitable[None]]) -> None:
+        """Run `work` once this inbound has committed and its replies are sent, on a read-only Context of its own
+        (a long report: see bot.messages.AfterCommit). Its ctx.reply goes to this person, ctx.notify to others."""
+        self.effects.append(AfterCommit(work=work))
 
     def schedule(self, kind: str, run_at: dt.datetime, **payload: Any) -> None:
         self.effects.append(ScheduleJob(kind=kind, run_at=run_at, payload=payload))

@@ -20,11 +20,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import after_commit
 from bot.cancel import unless_cancelled
 from bot.channels.base import Busy, Channel, DeliveryError
 from bot.context import Community, Context, Repos
 from bot.locks import KeyedLocks
 from bot.messages import (
+    AfterCommit,
     Choice,
     Inbound,
     InboundKind,
@@ -71,6 +73,7 @@ class Outcome:
 
     others: set[str] = field(default_factory=set)
     refresh: list[str] = field(default_factory=list)
+    later: list[after_commit.Work] = field(default_factory=list)  # ctx.after_commit
 
 
 class Engine:
@@ -125,12 +128,35 @@ class Engine:
             return False
         await self._refresh_commands(outcome.refresh)
         if wait_delivery:
-            await self._deliver_each([inbound.person, *outcome.others])
+            await self._deliver_then_later(inbound, outcome)
         else:
-            task = asyncio.create_task(self._deliver_each([inbound.person, *outcome.others]))
+            task = asyncio.create_task(self._deliver_then_later(inbound, outcome))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return True
+
+    async def _deliver_then_later(self, inbound: Inbound, outcome: Outcome) -> None:
+        await self._deliver_each([inbound.person, *outcome.others])
+        if not outcome.later:
+            return
+
+        def context(repos: Repos, person: Person | None) -> Context:
+            return Context(inbound=inbound, person=person, state=dict(person.state) if person is not None else {},
+                           repos=repos, catalog=self._catalog, community=self._community, now=utcnow())
+
+        effects = await after_commit.run(self._sessions, inbound, outcome.later, context, Reply(
+            text=SORRY, choices=[[Choice(label="🏠 Về menu", payload="menu")]]))
+
+        async def queue(session: AsyncSession) -> set[str]:
+            return await after_commit.queue(session, inbound, effects, _remember_choices)
+
+        async def commit() -> set[str]:
+            if self._group is not None:
+                return await self._group.run(queue)
+            async with write_transaction(self._sessions) as session:
+                return await queue(session)
+
+        await self._deliver_each(sorted(await self._retrying(commit)))
 
     async def _slow_down(self, person: str) -> None:
         """Someone sends faster than a person types: one polite word, then their flood is dropped."""
@@ -265,6 +291,7 @@ class Engine:
         outbox = OutboxRepo(session)
         others: set[str] = set()
         refresh: list[str] = []
+        later: list[after_commit.Work] = []
         unreachable = await repos.people.unreachable(
             {e.person for e in ctx.effects if isinstance(e, NotifyPerson)} - {inbound.person})
         for effect in ctx.effects:
@@ -275,6 +302,9 @@ class Engine:
                 continue
             if isinstance(effect, RefreshCommands):
                 refresh.append(effect.person)
+                continue
+            if isinstance(effect, AfterCommit):
+                later.append(effect.work)
                 continue
             if isinstance(effect, SendReply) and inbound.kind is InboundKind.JOB:
                 log.warning("a %s job tried to reply to nobody; use ctx.notify", inbound.command)
@@ -294,7 +324,7 @@ class Engine:
         if ctx.person is not None and not ctx.erased:
             await repos.people.save_state(ctx.person, dict(ctx.state), ctx.now)
         others.discard(inbound.person)
-        return Outcome(others, refresh)
+        return Outcome(others, refresh, later)
 
     @staticmethod
     def _allowed(role: Role, person: Person | None) -> bool:

@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, field_validator
@@ -158,7 +159,18 @@ class RefreshCommands(BaseModel):
     person: str
 
 
-Effect = SendReply | NotifyPerson | ScheduleJob | RefreshCommands
+class AfterCommit(BaseModel):
+    """Effect: read-only work run once the inbound has committed, outside its write transaction, so that a report
+    reading for a second does not hold every other writer of the process. `work` gets a Context on a read session
+    (bot.after_commit); what it replies and notifies is queued in a short transaction of its own and delivered.
+    Not durable: if the process stops before that, the person asks again."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    work: Callable[[Any], Awaitable[None]]
+
+
+Effect = SendReply | NotifyPerson | ScheduleJob | RefreshCommands | AfterCommit
 
 
 class Outgoing(BaseModel):

@@ -89,13 +89,23 @@ async def report(inbound: Inbound, ctx: Context) -> None:
         ctx.reply("Gõ tháng theo dạng MM/YYYY, ví dụ: /baocao 11/2026")
         return
     year, month = (int(match.group(2)), int(match.group(1))) if match else previous_month(ctx.local())
-    built = await build_report(ctx, year, month)
-    reply = await asyncio.to_thread(report_reply, built, ctx.community.commune_name)  # the workbook: CPU, ~0.3 s
-    ctx.reply(reply.text, [[menu_button()]], document=reply.document, document_name=reply.document_name)
+    ctx.reply(f"⏳ Đang lập báo cáo tháng {month:02d}/{year}, xin chờ một chút. Nếu sau một phút chưa thấy báo cáo, "
+              "gõ lại /baocao.")
+
+    async def send(later: Context) -> None:  # a large commune's month takes about a second to read
+        built = await build_report(later, year, month)
+        reply = await asyncio.to_thread(report_reply, built, later.community.commune_name)  # the workbook: CPU
+        later.reply(reply.text, [[menu_button()]], document=reply.document, document_name=reply.document_name)
+
+    ctx.after_commit(send)
 
 
 @router.command("khenthuong", requires=Role.OFFICIAL, describe="Danh sách đề nghị khen thưởng tháng trước")
 async def commend(inbound: Inbound, ctx: Context) -> None:
+    ctx.after_commit(_commendations)  # a walk over every completed lesson: read outside the write transaction
+
+
+async def _commendations(ctx: Context) -> None:
     year, month = previous_month(ctx.local())
     tracks, _, titles = catalog_inputs(ctx.catalog)
     found = await ctx.repos.stats.commendations(ctx.community.commune_id, year, month, tracks,
