@@ -8,6 +8,10 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import migrate
+from storage.db import create_engine, session_factory
 
 PG_ROOT = os.environ.get("HOCVUSO_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -38,3 +42,12 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Asyn
     base = PG_ROOT.rsplit("/", 1)[0]
     yield f"{base}/{name}"
     await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a migrated database of `db_url` (SQLite file or fresh PostgreSQL database)."""
+    engine = create_engine(db_url)
+    await migrate.upgrade(engine)
+    yield session_factory(engine)
+    await engine.dispose()

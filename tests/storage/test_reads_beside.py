@@ -23,14 +23,6 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[Sessions]:
-    engine = create_engine(db_url)
-    await migrate.upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
 async def sqlite_sessions(tmp_path: pathlib.Path) -> AsyncIterator[Sessions]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'reads.db'}")
     await migrate.upgrade(engine)

@@ -4,9 +4,6 @@ a database migrated with rows already in it gets them too."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import Connection, delete, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
@@ -20,14 +17,6 @@ from tests.storage.seed import NOW, TRACKS, ZONE
 
 Sessions = async_sessionmaker[AsyncSession]
 Totals = tuple[int, int, list[str], list[str]]
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[Sessions]:
-    engine = create_engine(db_url)
-    await migrate.upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def _person(sessions: Sessions, ref: str = "web:a") -> int:
