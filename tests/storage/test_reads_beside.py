@@ -4,15 +4,12 @@ the write queue, errors, and reports that come out the same as when read one sta
 from __future__ import annotations
 
 import asyncio
-import pathlib
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage import migrate
-from storage.db import create_engine, read_together, readers_beside, reads_beside, session_factory, write_transaction
+from storage.db import read_together, readers_beside, reads_beside, write_transaction
 from storage.models import Person
 from storage.people import PeopleRepo
 from storage.places import PlacesRepo
@@ -20,14 +17,6 @@ from storage.stats import StatsRepo
 from tests.storage.seed import LESSONS, NOW, TITLES, TRACKS, ZONE, seed_commune
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def sqlite_sessions(tmp_path: pathlib.Path) -> AsyncIterator[Sessions]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'reads.db'}")
-    await migrate.upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def _people(session: AsyncSession) -> int:
@@ -61,21 +50,23 @@ async def test_the_reads_run_at_the_same_time(sessions: Sessions) -> None:
 
 
 @pytest.mark.sqlite_only
-async def test_on_sqlite_the_readers_see_what_was_committed_when_they_opened(sqlite_sessions: Sessions) -> None:
-    await _add_person(sqlite_sessions, "web:before")
-    async with sqlite_sessions() as session, readers_beside(session, 2) as readers:
-        await _add_person(sqlite_sessions, "web:after")  # committed after they opened: not seen by any of them
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_on_sqlite_the_readers_see_what_was_committed_when_they_opened(sessions: Sessions) -> None:
+    await _add_person(sessions, "web:before")
+    async with sessions() as session, readers_beside(session, 2) as readers:
+        await _add_person(sessions, "web:after")  # committed after they opened: not seen by any of them
         assert [await _people(reader) for reader in readers] == [1, 1]
-    async with sqlite_sessions() as session:
+    async with sessions() as session:
         assert await _people(session) == 2
 
 
 @pytest.mark.sqlite_only
-async def test_on_sqlite_readers_open_after_a_writer_of_this_process_has_committed(sqlite_sessions: Sessions) -> None:
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_on_sqlite_readers_open_after_a_writer_of_this_process_has_committed(sessions: Sessions) -> None:
     writing, finish = asyncio.Event(), asyncio.Event()
 
     async def writer() -> None:
-        async with write_transaction(sqlite_sessions) as session:
+        async with write_transaction(sessions) as session:
             await _create(session, "web:writer")
             writing.set()
             await finish.wait()
@@ -85,7 +76,7 @@ async def test_on_sqlite_readers_open_after_a_writer_of_this_process_has_committ
     opened = asyncio.Event()
 
     async def read() -> list[int]:
-        async with sqlite_sessions() as session, readers_beside(session, 2) as readers:
+        async with sessions() as session, readers_beside(session, 2) as readers:
             opened.set()
             return [await _people(reader) for reader in readers]
 
