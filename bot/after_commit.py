@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.choices import remember_choices
 from bot.context import Context, Repos
 from bot.messages import Effect, Inbound, InboundKind, NotifyPerson, Outgoing, Reply, SendReply
 from storage.db import read_session
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 Work = Callable[[Context], Awaitable[None]]
 MakeContext = Callable[[Repos, Person | None], Context]
-RememberChoices = Callable[[dict[str, Any], Reply], dict[str, Any]]
 
 
 async def run(sessions: async_sessionmaker[AsyncSession], inbound: Inbound, works: Sequence[Work],
@@ -48,8 +47,7 @@ async def run(sessions: async_sessionmaker[AsyncSession], inbound: Inbound, work
     return effects
 
 
-async def queue(session: AsyncSession, inbound: Inbound, effects: Sequence[Effect],
-                remember: RememberChoices) -> set[str]:
+async def queue(session: AsyncSession, inbound: Inbound, effects: Sequence[Effect]) -> set[str]:
     """In a write transaction: the replies and notices among `effects` into the outbox (the choices of each
     remembered in its recipient's state, as for any reply); the people who now have something to receive."""
     people = PeopleRepo(session)
@@ -70,7 +68,7 @@ async def queue(session: AsyncSession, inbound: Inbound, effects: Sequence[Effec
         if reply.choices:
             recipient = await people.by_ref(person)
             if recipient is not None:
-                recipient.state = remember(dict(recipient.state), reply)
+                recipient.state = remember_choices(dict(recipient.state), reply)
         await outbox.add(person, Outgoing(person=person, reply=reply).model_dump_json())
         targets.add(person)
     return targets

@@ -11,23 +11,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cancel import unless_cancelled
+from bot.retrying import retrying
 from storage.db import write_transaction
 from storage.messaging import OutboxRepo
 
 log = logging.getLogger(__name__)
 
-Retrying = Callable[[Callable[[], Awaitable[None]]], Awaitable[None]]
-
 
 class SentRows:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], retrying: Retrying) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._retrying = retrying
         self.sent: set[int] = set()  # sent, deletion not yet committed
         self._waiting: dict[int, asyncio.Future[bool]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -54,7 +51,7 @@ class SentRows:
             await asyncio.sleep(0)  # deliveries running now add their rows to this group
             group = dict(self._waiting)
             try:
-                await self._retrying(functools.partial(self._delete, list(group)))
+                await retrying(functools.partial(self._delete, list(group)))
                 done = True
             except Exception:
                 unless_cancelled()

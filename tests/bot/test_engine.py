@@ -216,7 +216,7 @@ def test_the_flood_window_slides() -> None:
 async def test_slow_down_answers_do_not_count_as_attempts_and_the_message_is_kept(tmp_path: pathlib.Path) -> None:
     """A long broadcast meets many 429s; a message asked to wait is never dropped as undeliverable."""
     from bot.channels.base import DeliveryError
-    from bot.engine import MAX_ATTEMPTS
+    from bot.delivery import MAX_ATTEMPTS
 
     class Throttled(Recorder):
         refusals = MAX_ATTEMPTS + 3

@@ -25,7 +25,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
-from bot import engine as engine_module
+from bot import delivery as delivery_module
 from bot.app import App, build
 from bot.channels import zalo as zalo_channel
 from bot.channels import zalo_api
@@ -412,7 +412,7 @@ async def test_without_a_public_url_images_go_as_text(tmp_path: Any, fake: FakeZ
 
 async def test_quota_exceeded_429_is_retried_after_retry_after(tmp_path: Any, fake: FakeZalo,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine_module, "RETRY_BASE_SECONDS", 0.05)  # so only retry_after can explain a wait
+    monkeypatch.setattr(delivery_module, "RETRY_BASE_SECONDS", 0.05)  # so only retry_after can explain a wait
     fake.fail_next("sendMessage", Failure(429, "Quota exceeded", retry_after=1.5))
     async with running(tmp_path / "bot.db", fake) as app:
         fake.queue(fake.text("u5", "/start"))
@@ -426,7 +426,7 @@ async def test_quota_exceeded_429_is_retried_after_retry_after(tmp_path: Any, fa
 async def test_server_errors_and_timeouts_are_retried_then_delivered_once(
         tmp_path: Any, fake: FakeZalo, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setattr(engine_module, "RETRY_BASE_SECONDS", 0.05)
+    monkeypatch.setattr(delivery_module, "RETRY_BASE_SECONDS", 0.05)
     monkeypatch.setattr(zalo_api, "CALL_TIMEOUT", 1.0)
     fake.fail_next("sendMessage", Failure(500, hang=5))  # hangs past the client's timeout
     fake.fail_next("sendMessage", Failure(500, "Internal error"), times=2)

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from bot import app as app_module
-from bot import engine as engine_module
+from bot import retrying as retrying_module
 from bot.app import build
 from storage import db as storage_db
 from storage.db import create_engine
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.sqlite_only  # another process holding the SQLite file'
 async def test_the_web_chat_answers_503_while_the_database_stays_locked_and_handles_the_message_after(
         tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(storage_db, "SQLITE_BUSY_TIMEOUT_MS", 500)
-    monkeypatch.setattr(engine_module, "BUSY_BUDGET_SECONDS", 1.0)
+    monkeypatch.setattr(retrying_module, "BUSY_BUDGET_SECONDS", 1.0)
     app = await build(settings_for(tmp_path / "bot.db", web_chat=True))
     client: TestClient[Any, Any] = TestClient(TestServer(app.web_app))
     await client.start_server()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bot import engine as engine_module
+from bot import retrying as retrying_module
 from bot.app import App
 from bot.channels.base import Busy
 from bot.engine import SORRY
@@ -192,7 +192,7 @@ async def test_a_lock_past_the_busy_timeout_is_tried_again_and_the_answer_given(
 async def test_a_lock_past_the_retry_budget_hands_the_inbound_back_unwritten(
         tmp_path: pathlib.Path, short_busy_timeout: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Busy: nothing written, so the platform's redelivery (webhook 503, unconfirmed poll) is handled in full."""
-    monkeypatch.setattr(engine_module, "BUSY_BUDGET_SECONDS", 1.5)
+    monkeypatch.setattr(retrying_module, "BUSY_BUDGET_SECONDS", 1.5)
     app, recorder, inbound, escaped, before = await locked_out(tmp_path)
     try:
         assert isinstance(escaped, Busy), repr(escaped)

@@ -208,7 +208,7 @@ async def test_the_table_covers_every_route() -> None:
 # ---- forged numbers in buttons, command arguments and typed answers ---------------------------------
 
 D1 = ("D1: str.isdigit() then int(): '²' passes isdigit() and int('²') raises ValueError in the handler "
-      "(or in Engine._as_choice), so the person gets the 'trục trặc' apology and an exception is logged")
+      "(or in bot.choices.as_choice), so the person gets the 'trục trặc' apology and an exception is logged")
 D2 = ("D2: an id from a payload or argument goes to SQL unbounded: 99999999999999999999 raises OverflowError "
       "('Python int too large to convert to SQLite INTEGER') in the handler")
 BAD_NUMBERS = {"²": D1, "99999999999999999999": D2}

@@ -62,7 +62,7 @@ from tests.security.support import (
 )
 
 PREFIXES = sorted(build_router().choices)
-D1 = ("D1: handlers and Engine._as_choice test str.isdigit() and then call int(); digits that are not decimal "
+D1 = ("D1: handlers and bot.choices.as_choice test str.isdigit() and then call int(); digits that are not decimal "
       "('²', '①') pass isdigit() and make int() raise ValueError, so the person gets the 'trục trặc' apology "
       "and an exception is logged")
 D2 = ("D2: ids taken from button payloads and command args are passed to SQL unbounded; one past 2**63-1 "
