@@ -49,7 +49,7 @@ Bucket = tuple[str, int, str, str, dt.datetime]  # (figure, hamlet id or 0, age 
 
 
 def month_start(moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
-    """The UTC instant at which the local calendar month of `moment` starts (as storage.stats.month_bounds)."""
+    """The UTC instant at which the local calendar month of `moment` starts (as storage.stats_sql.month_bounds)."""
     local = moment.astimezone(zone)
     return dt.datetime(local.year, local.month, 1, tzinfo=zone).astimezone(dt.UTC)
 

@@ -1,6 +1,6 @@
 """Statistics for officials: the commune at a glance (`overview`, for /thongke) and the monthly report (`month`,
 `commendations`, for /baocao, /khenthuong and the export; their queries and dataclasses are in
-`storage.stats_month`), in one repository.
+`storage.stats_month`), in one repository. The SQL pieces both build on are in `storage.stats_sql`.
 
     stats = StatsRepo(session)
     view = await stats.overview(commune.id, tracks, now=utcnow(), zone=VN_ZONE)
@@ -32,35 +32,38 @@ Months and days are local to `zone` (Asia/Ho_Chi_Minh); the database holds UTC.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, extract, false, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.anonymous import AnonymousCounts
 from storage.db import read_together
-from storage.models import Hamlet, LessonProgress, Person, ProgressEvent
+from storage.models import Person
 from storage.models_help import Escalation, MentorHamlet
 from storage.stats_cache import OVERVIEWS, writes_pending
+from storage.stats_sql import (
+    ADULT_GROUPS,
+    AGE_GROUPS,
+    ELDERS,
+    NO_HAMLET,
+    UNKNOWN_AGE,
+    VN_ZONE,
+    LessonSpec,
+    StatsQueries,
+    Tracks,
+    flag,
+    learners,
+    listed,
+    mean,
+    median,
+    ratio,
+)
 
 if TYPE_CHECKING:
     from storage.stats_types import Commendations, MonthReport
-
-VN_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-AGE_GROUPS = ("u16", "16-29", "30-59", "60+")
-ADULT_GROUPS = ("16-29", "30-59", "60+")
-ELDERS = "60+"
-UNKNOWN_AGE = "unknown"  # the by_age key of people who gave no age group
-NO_HAMLET = "Chưa chọn xóm"  # the row of people who have not chosen a hamlet
-
-Tracks = Mapping[str, Sequence[str]]  # track id → the ids of its lessons (a lesson belongs to one track)
-LessonSpec = tuple[str, str, Sequence[str]]  # (lesson id, title, step ids in order)
-Period = tuple[dt.datetime | None, dt.datetime]  # [start, end) in UTC; no start: everything before end
-
 
 # ---- the overview -----------------------------------------------------------------------------------------------
 
@@ -119,171 +122,30 @@ class Overview:
         return sum(row.finishers for row in self.by_hamlet)
 
 
-# ---- the query vocabulary (shared with storage.stats_month) -----------------------------------------------------
+# ---- the walk over the learners' totals ------------------------------------------------------------------
 
-def ratio(part: int, whole: int) -> float:
-    return part / whole if whole else 0.0
+async def _learner_totals(session: AsyncSession, commune_id: int, tracks: Tracks, hamlet_id: int | None) -> list[Any]:
+    """One walk over ix_people_totals (the learners with a completed lesson or a milestone): by hamlet, age group
+    and set of milestones reached (milestone_ids), the people, those who completed at least one lesson, the
+    lessons completed, of those the assisted ones, and for each track in `tracks` the people who completed
+    every lesson of it (with its lesson count first, so most people are passed over by one comparison).
+    COUNT(*) FILTER (WHERE …) rather than SUM(CASE …): the same on both databases, and a sixth faster on SQLite."""
+    find = func.instr if session.get_bind().dialect.name == "sqlite" else func.strpos
 
+    def finished(lessons: Sequence[str]) -> ColumnElement[int]:
+        wanted = sorted(set(lessons))
+        if not wanted:
+            return literal_column("0")
+        return func.count().filter(and_(Person.lessons_done >= len(wanted),
+                                        *(find(Person.lesson_ids, f",{lesson},") > 0 for lesson in wanted)))
 
-def month_bounds(year: int, month: int, zone: dt.tzinfo = VN_ZONE) -> tuple[dt.datetime, dt.datetime]:
-    """The UTC instants at which the local calendar month starts and the next one starts."""
-    start = dt.datetime(year, month, 1, tzinfo=zone)
-    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
-    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
-
-
-def learners(commune_id: int, hamlet_id: int | None = None) -> list[ColumnElement[bool]]:
-    """Conditions on `Person` selecting the registered people of a commune (or of one hamlet)."""
-    where = [Person.commune_id == commune_id, Person.is_official.is_(False)]
-    if hamlet_id is not None:
-        where.append(Person.hamlet_id == hamlet_id)
-    return where
-
-
-def within(column: Any, start: dt.datetime | None, end: dt.datetime | None) -> ColumnElement[bool]:
-    """start <= column < end; a missing bound is open (NULL never matches)."""
-    parts = [column.is_not(None)]
-    if start is not None:
-        parts.append(column >= start)
-    if end is not None:
-        parts.append(column < end)
-    return and_(*parts)
-
-
-def flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    """SUM(flag(x)) counts the rows where x holds, on SQLite and PostgreSQL alike."""
-    return case((condition, 1), else_=0)
-
-
-def median(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return round(statistics.median(present), 1) if present else None
-
-
-def mean(value: Any) -> float | None:
-    """An AVG() result (a Decimal on PostgreSQL) as a float with 2 decimals."""
-    return None if value is None else round(float(value), 2)
-
-
-def is_learner(person_id: Any, commune_id: int, hamlet_id: int | None = None, *,
-               adults: bool = False) -> ColumnElement[bool]:
-    """EXISTS: the person `person_id` (a column of another table) is registered in the commune (hamlet), and an
-    adult if asked. Written as EXISTS so that SQLite walks the events (by time, or in one pass) and looks each
-    person up by primary key, instead of walking each person's events."""
-    where = [Person.id == person_id, *learners(commune_id, hamlet_id)]
-    if adults:
-        where.append(Person.age_group.in_(ADULT_GROUPS))
-    return select(Person.id).where(*where).exists()
-
-
-def joined_learners(commune_id: int, hamlet_id: int | None = None) -> list[ColumnElement[bool]]:
-    """`learners`, for a query that walks another table and joins each of its rows to its person by primary key.
-
-    The commune (hamlet) is compared as `commune_id + 0`, which no index serves: SQLite, which has no statistics
-    to go on, would otherwise start from the commune's people and search the other table once per person (a third
-    slower on 100,000 people, and the rows no longer come in person order)."""
-    where = [Person.commune_id + 0 == commune_id, Person.is_official.is_(False)]
-    if hamlet_id is not None:
-        where.append(Person.hamlet_id + 0 == hamlet_id)
-    return where
-
-
-def person_progress(commune_id: int, tracks: Tracks, periods: Sequence[Period] = (),
-                    hamlet_id: int | None = None, *, detail: bool = True) -> Subquery:
-    """One row per registered person who completed a lesson, from one walk over the completed rows of
-    lesson_progress (the partial index ix_progress_completed, in person order), each row joined to its person:
-    person_id, hamlet_id; done and assisted (lessons completed, and of those with a mentor, all time); done_j and
-    assisted_j for each period j; lessons_i (lessons of track i completed) for each track i, in the order of
-    `tracks`; with `detail` (the monthly report), also elder (1 for 60+) and last_i (the last completion of track
-    i). Read it with `track_done`."""
-    lp = LessonProgress
-    helped = lp.assisted.is_(True)
-    columns: list[Any] = [lp.person_id, func.max(Person.hamlet_id).label("hamlet_id"),  # one person: one hamlet
-                          func.count().label("done"), func.sum(flag(helped)).label("assisted")]
-    if detail:
-        columns.append(func.max(flag(Person.age_group == ELDERS)).label("elder"))
-    for j, (start, end) in enumerate(periods):
-        done = within(lp.completed_at, start, end)
-        columns += [func.sum(flag(done)).label(f"done_{j}"), func.sum(flag(and_(done, helped))).label(f"assisted_{j}")]
-    for i, lessons in enumerate(tracks.values()):
-        ours = lp.lesson_id.in_(list(lessons)) if lessons else false()
-        columns.append(func.sum(flag(ours)).label(f"lessons_{i}"))
-        if detail:
-            columns.append(func.max(case((ours, lp.completed_at))).label(f"last_{i}"))
-    return (select(*columns).join(Person, Person.id == lp.person_id)
-            .where(lp.completed_at.is_not(None), *joined_learners(commune_id, hamlet_id))
-            .group_by(lp.person_id).subquery())
-
-
-def track_done(progress: Subquery, tracks: Tracks, i: int, start: dt.datetime | None = None,
-               end: dt.datetime | None = None) -> ColumnElement[bool]:
-    """The person of a `person_progress` row finished the i-th track (in [start, end) when given)."""
-    size = len(set(list(tracks.values())[i]))
-    if not size:
-        return false()
-    finished = progress.c[f"lessons_{i}"] == size
-    if start is None and end is None:
-        return finished
-    return and_(finished, within(progress.c[f"last_{i}"], start, end))
-
-
-def first_milestones(commune_id: int, hamlet_id: int | None = None) -> Subquery:
-    """(step_id = milestone id, person_id, first_at): each adult's first "yes" to each milestone, from one walk over
-    the milestone answers (ix_events_kind_step), each joined to its person."""
-    return (select(ProgressEvent.step_id, ProgressEvent.person_id, func.min(ProgressEvent.at).label("first_at"))
-            .join(Person, Person.id == ProgressEvent.person_id)
-            .where(ProgressEvent.kind == "milestone", ProgressEvent.value == 1,
-                   *joined_learners(commune_id, hamlet_id), Person.age_group.in_(ADULT_GROUPS))
-            .group_by(ProgressEvent.step_id, ProgressEvent.person_id)
-            .subquery())
-
-
-def listed(ids: str | None) -> list[str]:
-    """",a,b," (`Person.lesson_ids`, `Person.milestone_ids`: kept by the triggers of migration 0009) → ["a", "b"]."""
-    return [i for i in (ids or "").split(",") if i]
-
-
-class StatsQueries:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def hamlet_names(self, commune_id: int) -> list[tuple[int, str, bool]]:
-        """(id, name, active) of the commune's hamlets in their configured order."""
-        rows = await self._session.execute(select(Hamlet.id, Hamlet.name, Hamlet.active)
-                                           .where(Hamlet.commune_id == commune_id)
-                                           .order_by(Hamlet.position, Hamlet.id))
-        return [(int(i), str(n), bool(a)) for i, n, a in rows.all()]
-
-    async def help_minutes(self, until: Any, where: ColumnElement[bool]) -> list[float | None]:
-        """Minutes from opening to `until` (claimed_at or resolved_at) of the help requests matching `where`."""
-        if self._session.get_bind().dialect.name == "sqlite":
-            minutes: ColumnElement[Any] = (func.julianday(until) - func.julianday(Escalation.created_at)) * 1440.0
-        else:
-            minutes = extract("epoch", until - Escalation.created_at) / 60.0
-        return [None if m is None else float(m) for m in await self._session.scalars(select(minutes).where(where))]
-
-    async def _learner_totals(self, commune_id: int, tracks: Tracks, hamlet_id: int | None) -> list[Any]:
-        """One walk over ix_people_totals (the learners with a completed lesson or a milestone): by hamlet, age group
-        and set of milestones reached (milestone_ids), the people, those who completed at least one lesson, the
-        lessons completed, of those the assisted ones, and for each track in `tracks` the people who completed
-        every lesson of it (with its lesson count first, so most people are passed over by one comparison).
-        COUNT(*) FILTER (WHERE …) rather than SUM(CASE …): the same on both databases, and a sixth faster on SQLite."""
-        find = func.instr if self._session.get_bind().dialect.name == "sqlite" else func.strpos
-
-        def finished(lessons: Sequence[str]) -> ColumnElement[int]:
-            wanted = sorted(set(lessons))
-            if not wanted:
-                return literal_column("0")
-            return func.count().filter(and_(Person.lessons_done >= len(wanted),
-                                            *(find(Person.lesson_ids, f",{lesson},") > 0 for lesson in wanted)))
-
-        # The index's own WHERE repeated, so that SQLite may use it.
-        where = [*learners(commune_id, hamlet_id), or_(Person.lessons_done > 0, Person.milestone_ids.is_not(None))]
-        groups = (Person.hamlet_id, Person.age_group, Person.milestone_ids)
-        return [*(await self._session.execute(
-            select(*groups, func.count(), func.count().filter(Person.lessons_done > 0), func.sum(Person.lessons_done),
-                   func.sum(Person.lessons_assisted), *(finished(lessons) for lessons in tracks.values()))
-            .where(*where).group_by(*groups))).all()]
+    # The index's own WHERE repeated, so that SQLite may use it.
+    where = [*learners(commune_id, hamlet_id), or_(Person.lessons_done > 0, Person.milestone_ids.is_not(None))]
+    groups = (Person.hamlet_id, Person.age_group, Person.milestone_ids)
+    return [*(await session.execute(
+        select(*groups, func.count(), func.count().filter(Person.lessons_done > 0), func.sum(Person.lessons_done),
+               func.sum(Person.lessons_assisted), *(finished(lessons) for lessons in tracks.values()))
+        .where(*where).group_by(*groups))).all()]
 
 
 # ---- the repository ---------------------------------------------------------------------------------------------
@@ -325,7 +187,7 @@ class StatsRepo(StatsQueries):
 
         # The two walks over people at the same time, each on a connection of its own, unless this transaction
         # has written something they must see.
-        walks = (people_by_group, lambda session: StatsQueries(session)._learner_totals(commune_id, tracks, hamlet_id))
+        walks = (people_by_group, lambda session: _learner_totals(session, commune_id, tracks, hamlet_id))
         if writes_pending(s.sync_session):
             people, totals = [await walk(s) for walk in walks]
         else:
@@ -387,7 +249,7 @@ class StatsRepo(StatsQueries):
     async def month(self, commune_id: int, year: int, month: int, tracks: Tracks, lessons: Sequence[LessonSpec],
                     *, zone: dt.tzinfo = VN_ZONE, track_titles: Mapping[str, str] | None = None) -> MonthReport:
         """Everything the monthly report shows for the local calendar month `month`/`year` (see stats_month)."""
-        from storage.stats_month import MonthQueries  # it builds on this module's vocabulary
+        from storage.stats_month import MonthQueries  # imported when first asked for: not needed to start
 
         return await MonthQueries(self._session).month(commune_id, year, month, tracks, lessons, zone=zone,
                                                        track_titles=track_titles)

@@ -1,6 +1,6 @@
 """The monthly report ("báo cáo tháng") and the commendations ("khen thưởng"): figures over a local calendar month,
 the month before, and everything up to the month's end. Use them through `storage.stats.StatsRepo`; the definitions
-of the figures are in that module's docstring.
+of the figures are in that module's docstring, their SQL pieces in `storage.stats_sql`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from storage.db import reads_beside
 from storage.models import Commune, LessonProgress, Person, ProgressEvent
 from storage.models_commune import Contest, ContestEntry
 from storage.models_help import Certificate, Escalation
-from storage.stats import (
+from storage.stats_sql import (
     ADULT_GROUPS,
     NO_HAMLET,
     VN_ZONE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from storage.stats import ratio
+from storage.stats_sql import ratio
 
 
 @dataclass(frozen=True)

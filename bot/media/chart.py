@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 from bot.media.fonts import Weight, font_path
 from lessons.framework import MILESTONES
-from storage.stats import ELDERS, UNKNOWN_AGE, VN_ZONE, Overview
+from storage.stats import Overview
+from storage.stats_sql import ELDERS, UNKNOWN_AGE, VN_ZONE
 
 if TYPE_CHECKING:  # Pillow is imported where a chart is drawn, not at start-up
     from PIL import Image, ImageFont

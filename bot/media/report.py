@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple
 
 from lessons.catalog import Catalog
 from lessons.framework import MILESTONES
-from storage.stats import VN_ZONE, LessonSpec
+from storage.stats_sql import VN_ZONE, LessonSpec
 from storage.stats_types import ContestWinner, MonthReport
 
 SHEETS = ("Tổng hợp", "Theo xóm", "Theo bài học", "Theo tình nguyện viên", "Khen thưởng", "Thi trắc nghiệm")

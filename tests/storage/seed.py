@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.models import Commune, Hamlet, LessonProgress, Person, ProgressEvent
 from storage.models_commune import Contest, ContestEntry
 from storage.models_help import Certificate, Escalation, MentorHamlet
-from storage.stats import VN_ZONE
+from storage.stats_sql import VN_ZONE
 
 ZONE = VN_ZONE
 TRACKS: dict[str, list[str]] = {"zalo": ["zalo-a", "zalo-b"], "dvc": ["dvc-a"]}

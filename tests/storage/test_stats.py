@@ -14,15 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import migrate
 from storage.db import create_engine, session_factory
-from storage.stats import (
-    NO_HAMLET,
-    EscalationFigures,
-    HamletRow,
-    MilestoneShare,
-    StatsRepo,
-    month_bounds,
-)
+from storage.stats import EscalationFigures, HamletRow, MilestoneShare, StatsRepo
 from storage.stats_month import previous_month
+from storage.stats_sql import NO_HAMLET, month_bounds
 from storage.stats_types import (
     Commendations,
     ContestWinner,

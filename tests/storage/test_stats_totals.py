@@ -12,7 +12,7 @@ from storage.db import create_engine, session_factory
 from storage.models import Commune, Hamlet, LessonProgress, Person, ProgressEvent
 from storage.people import PeopleRepo
 from storage.progress import ProgressRepo
-from storage.stats import listed
+from storage.stats_sql import listed
 from tests.storage.seed import NOW, TRACKS, ZONE
 
 Sessions = async_sessionmaker[AsyncSession]
